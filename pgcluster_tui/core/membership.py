@@ -1,0 +1,404 @@
+"""The membership model: a pure reducer from notifications and clock ticks to events."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pgcluster_tui.core.events import (
+    DuplicateNameCleared,
+    DuplicateNameDetected,
+    Event,
+    JunkReceived,
+    JunkSuppressed,
+    NodeEvicted,
+    NodeForgotten,
+    NodeJoined,
+    NodeReincarnated,
+    NodeRecovered,
+    NodeState,
+    NodeStateChanged,
+    Notification,
+    SenderAttributed,
+)
+from pgcluster_tui.core.protocol import Junk, classify
+
+JUNK_PREVIEW_CHARS = 512
+"""How much of a junk payload an event keeps."""
+
+MIN_INTERVAL = 0.5
+"""Floor on an estimated interval, so a flooding sender cannot make thresholds vanish."""
+
+_PIDS_PER_NODE = 8
+_SENDER_CACHE = 4096
+_CLASSIFY_CACHE = 20_000
+_OUTLIER_FACTOR = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a silent node turns late, suspect and stale, as multiples of its interval."""
+
+    interval: float = 5.0
+    late: float = 1.5
+    suspect: float = 3.0
+    stale: float = 6.0
+
+    def __post_init__(self) -> None:
+        if not (self.interval > 0 and 1.0 <= self.late < self.suspect < self.stale):
+            raise ValueError("thresholds need interval > 0 and 1 <= late < suspect < stale")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """An immutable snapshot of one node at one instant."""
+
+    name: str
+    is_self: bool
+    state: NodeState
+    state_since: float
+    first_seen: float
+    last_beat: float
+    age: float
+    beats: int
+    interval: float
+    interval_estimated: bool
+    jitter: float
+    phi: float
+    pids: tuple[int, ...]
+    duplicate: bool
+    late_after: float
+    suspect_after: float
+    stale_after: float
+
+
+@dataclass(slots=True)
+class _Node:
+    name: str
+    is_self: bool
+    first_seen: float
+    last_beat: float
+    age_from: float
+    pid: int
+    state: NodeState = NodeState.NEW
+    state_since: float = 0.0
+    beats: int = 1
+    gaps: int = 0
+    mean_gap: float = 0.0
+    gap_deviation: float = 0.0
+    outliers: int = 0
+    duplicate: bool = False
+    pid_last: dict[int, float] = field(default_factory=dict)
+
+
+class Membership:
+    """Who heartbeats on the channel, how fresh each node is, and what changed."""
+
+    def __init__(
+        self,
+        thresholds: Thresholds | None = None,
+        *,
+        self_name: str | None = None,
+        max_nodes: int = 10_000,
+        junk_burst: int = 20,
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.self_name = self_name
+        self.max_nodes = max(1, max_nodes)
+        self.junk_burst = junk_burst
+        self.junk_counts: Counter[str] = Counter()
+        self.beats_total = 0
+        self._nodes: dict[str, _Node] = {}
+        self._senders: OrderedDict[int, SenderAttributed] = OrderedDict()
+        self._verdicts: dict[str, object] = {}
+        self._frozen_at: float | None = None
+        self._grace_until = -math.inf
+        self._junk_window = -math.inf
+        self._junk_in_window = 0
+        self._junk_suppressed = 0
+
+    # Input
+
+    def observe(self, notification: Notification) -> list[Event]:
+        """Apply one notification received on the cluster channel."""
+        events: list[Event] = []
+        self._observe(notification.payload, notification.pid, notification.at, events)
+        return events
+
+    def observe_many(self, notifications: Iterable[Notification]) -> list[Event]:
+        """Apply a batch of notifications in order."""
+        events: list[Event] = []
+        observe = self._observe
+        for n in notifications:
+            observe(n.payload, n.pid, n.at, events)
+        return events
+
+    def _observe(self, payload: str, pid: int, now: float, events: list[Event]) -> None:
+        verdict = self._verdicts.get(payload)
+        if verdict is None:
+            verdict = classify(payload)
+            if len(self._verdicts) >= _CLASSIFY_CACHE:
+                self._verdicts.clear()
+            if len(payload) <= JUNK_PREVIEW_CHARS:
+                self._verdicts[payload] = verdict
+        if isinstance(verdict, Junk):
+            self._junk(payload, verdict, pid, now, events)
+            return
+        self.beats_total += 1
+        node = self._nodes.get(payload)
+        if node is None:
+            self._join(payload, pid, now, events)
+            return
+        previous_beat_of_pid = node.pid_last.get(pid)
+        if previous_beat_of_pid is None:
+            if node.pid_last:
+                events.append(NodeReincarnated(now, payload, pid, node.pid))
+            self._remember_pid(node, pid, now)
+        else:
+            node.pid_last[pid] = now
+            self._learn_gap(node, now - previous_beat_of_pid)
+            if pid != node.pid and not node.duplicate:
+                other_last = node.pid_last.get(node.pid, -math.inf)
+                if now - other_last <= self._after(node, self.thresholds.late):
+                    node.duplicate = True
+                    events.append(DuplicateNameDetected(now, payload, self._live_pids(node, now)))
+        node.pid = pid
+        node.beats += 1
+        node.last_beat = now
+        silent_for = now - node.age_from
+        node.age_from = now
+        state = node.state
+        if state is NodeState.STALE:
+            node.state, node.state_since = NodeState.ALIVE, now
+            events.append(NodeRecovered(now, payload, pid, silent_for))
+        elif state is not NodeState.ALIVE:
+            node.state, node.state_since = NodeState.ALIVE, now
+            events.append(NodeStateChanged(now, payload, state, NodeState.ALIVE, silent_for))
+
+    def _join(self, name: str, pid: int, now: float, events: list[Event]) -> None:
+        if len(self._nodes) >= self.max_nodes:
+            self._evict(now, events)
+        is_self = name == self.self_name
+        node = _Node(name, is_self, now, now, now, pid, state_since=now)
+        node.pid_last[pid] = now
+        self._nodes[name] = node
+        events.append(NodeJoined(now, name, pid, is_self))
+
+    def _evict(self, now: float, events: list[Event]) -> None:
+        # Evict a percent at a time so a flood of new names costs O(log n) per name.
+        count = max(1, len(self._nodes) // 100)
+        victims = sorted(
+            self._nodes.values(), key=lambda n: (-n.state.severity, n.age_from, n.name)
+        )[:count]
+        for victim in victims:
+            del self._nodes[victim.name]
+            events.append(NodeEvicted(now, victim.name, victim.state))
+
+    def _remember_pid(self, node: _Node, pid: int, now: float) -> None:
+        node.pid_last[pid] = now
+        if len(node.pid_last) > _PIDS_PER_NODE:
+            oldest = min(node.pid_last, key=node.pid_last.__getitem__)
+            del node.pid_last[oldest]
+
+    def _learn_gap(self, node: _Node, gap: float) -> None:
+        # Smoothed mean and mean deviation, as TCP estimates round trips (RFC 6298).
+        if node.gaps >= 2 and gap > _OUTLIER_FACTOR * node.mean_gap:
+            node.outliers += 1
+            if node.outliers < 3:
+                return
+            node.gaps, node.outliers = 0, 0
+        node.outliers = 0
+        if node.gaps == 0:
+            node.mean_gap, node.gap_deviation = gap, gap / 2
+        else:
+            node.gap_deviation += 0.25 * (abs(gap - node.mean_gap) - node.gap_deviation)
+            node.mean_gap += 0.125 * (gap - node.mean_gap)
+        node.gaps += 1
+
+    def _junk(self, payload: str, verdict: Junk, pid: int, now: float, events: list[Event]) -> None:
+        self.junk_counts[verdict.reason.value] += 1
+        if now - self._junk_window >= 1.0:
+            if self._junk_suppressed:
+                events.append(JunkSuppressed(now, self._junk_suppressed))
+            self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
+        if self._junk_in_window >= self.junk_burst:
+            self._junk_suppressed += 1
+            return
+        self._junk_in_window += 1
+        preview = payload[:JUNK_PREVIEW_CHARS]
+        events.append(JunkReceived(now, preview, verdict.reason.value, len(payload), pid))
+
+    def attribute(self, sender: SenderAttributed) -> None:
+        """Remember what pg_stat_activity said about a sending backend."""
+        self._senders[sender.pid] = sender
+        self._senders.move_to_end(sender.pid)
+        if len(self._senders) > _SENDER_CACHE:
+            self._senders.popitem(last=False)
+
+    def sender(self, pid: int) -> SenderAttributed | None:
+        """Return what is known of the backend with this pid."""
+        return self._senders.get(pid)
+
+    # Time
+
+    def tick(self, now: float) -> list[Event]:
+        """Move silent nodes to worse states and report every transition."""
+        events: list[Event] = []
+        if self._frozen_at is not None:
+            return events
+        pending = self._junk_suppressed
+        if pending and now - self._junk_window >= 1.0:
+            events.append(JunkSuppressed(now, pending))
+            self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
+        in_grace = now < self._grace_until
+        for node in self._nodes.values():
+            if node.duplicate:
+                self._maybe_clear_duplicate(node, now, events)
+            if in_grace:
+                continue
+            age = now - node.age_from
+            interval = self._interval(node)
+            t = self.thresholds
+            if age > t.stale * interval:
+                target = NodeState.STALE
+            elif age > t.suspect * interval:
+                target = NodeState.SUSPECT
+            elif age > t.late * interval:
+                target = NodeState.LATE
+            else:
+                continue
+            if target.severity > node.state.severity:
+                previous = node.state
+                node.state, node.state_since = target, now
+                events.append(NodeStateChanged(now, node.name, previous, target, age))
+        return events
+
+    def _maybe_clear_duplicate(self, node: _Node, now: float, events: list[Event]) -> None:
+        if len(self._live_pids(node, now)) <= 1:
+            node.duplicate = False
+            events.append(DuplicateNameCleared(now, node.name, node.pid))
+
+    def _live_pids(self, node: _Node, now: float) -> tuple[int, ...]:
+        window = self._after(node, self.thresholds.suspect)
+        live = [(t, p) for p, t in node.pid_last.items() if now - t <= window]
+        return tuple(p for _, p in sorted(live, reverse=True))
+
+    def freeze(self, now: float) -> None:
+        """Stop ages while our own listener is disconnected."""
+        if self._frozen_at is None:
+            self._frozen_at = now
+
+    def resume(self, now: float) -> None:
+        """Restart ages after reconnecting, with a grace period of one late threshold."""
+        if self._frozen_at is None:
+            return
+        outage = max(0.0, now - self._frozen_at)
+        for node in self._nodes.values():
+            node.age_from += outage
+        self._frozen_at = None
+        self._grace_until = now + self.thresholds.late * self.thresholds.interval
+
+    @property
+    def frozen(self) -> bool:
+        """Whether ages are stopped."""
+        return self._frozen_at is not None
+
+    # User actions
+
+    def forget(self, name: str, now: float) -> list[Event]:
+        """Remove a node; it comes back if it beats again."""
+        if self._nodes.pop(name, None) is None:
+            return []
+        return [NodeForgotten(now, name)]
+
+    def forget_stale(self, now: float) -> list[Event]:
+        """Remove every stale node."""
+        stale = [n.name for n in self._nodes.values() if n.state is NodeState.STALE]
+        events: list[Event] = []
+        for name in stale:
+            events.extend(self.forget(name, now))
+        return events
+
+    # Reading
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._nodes
+
+    def names(self) -> list[str]:
+        """Every tracked node name."""
+        return list(self._nodes)
+
+    def age(self, name: str, now: float) -> float:
+        """Seconds since the node's last heartbeat, not counting our own outages."""
+        node = self._nodes[name]
+        reference = self._frozen_at if self._frozen_at is not None else now
+        return max(0.0, reference - node.age_from)
+
+    def state(self, name: str) -> NodeState:
+        """The node's current state."""
+        return self._nodes[name].state
+
+    def view(self, name: str, now: float) -> NodeView:
+        """Snapshot one node."""
+        node = self._nodes[name]
+        age = self.age(name, now)
+        interval = self._interval(node)
+        jitter = node.gap_deviation if node.gaps >= 2 else 0.0
+        t = self.thresholds
+        return NodeView(
+            name=node.name,
+            is_self=node.is_self,
+            state=node.state,
+            state_since=node.state_since,
+            first_seen=node.first_seen,
+            last_beat=node.last_beat,
+            age=age,
+            beats=node.beats,
+            interval=interval,
+            interval_estimated=node.gaps >= 2,
+            jitter=jitter,
+            phi=phi(age, interval, jitter),
+            pids=self._live_pids(node, now) or (node.pid,),
+            duplicate=node.duplicate,
+            late_after=t.late * interval,
+            suspect_after=t.suspect * interval,
+            stale_after=t.stale * interval,
+        )
+
+    def views(self, now: float) -> list[NodeView]:
+        """Snapshot every node, worst state first, then by name."""
+        views = [self.view(name, now) for name in self._nodes]
+        views.sort(key=lambda v: (-v.state.severity, v.name))
+        return views
+
+    def counts(self) -> Counter[NodeState]:
+        """How many nodes are in each state."""
+        return Counter(n.state for n in self._nodes.values())
+
+    def _interval(self, node: _Node) -> float:
+        if node.gaps >= 2:
+            return max(MIN_INTERVAL, node.mean_gap)
+        return self.thresholds.interval
+
+    def _after(self, node: _Node, factor: float) -> float:
+        return factor * self._interval(node)
+
+
+def phi(age: float, interval: float, deviation: float) -> float:
+    """Phi-accrual suspicion (Hayashibara et al.), with a floor on the deviation."""
+    std = max(deviation * 1.25, 0.25 * interval, 0.1)
+    y = (age - interval) / std
+    exponent = -y * (1.5976 + 0.070566 * y * y)
+    if exponent > 700:
+        return 0.0
+    if exponent < -700:
+        return 300.0
+    e = math.exp(exponent)
+    if age > interval:
+        return min(300.0, -math.log10(e / (1.0 + e)))
+    return -math.log10(1.0 - 1.0 / (1.0 + e))

@@ -1,0 +1,110 @@
+"""The libcluster_postgres 0.2.0 wire protocol: channels, node names and payload classes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_IDENTIFIER_BYTES = 63
+"""PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes."""
+
+MAX_PAYLOAD_BYTES = 7999
+"""NOTIFY refuses payloads of 8000 bytes or more."""
+
+MAX_NODE_NAME_CHARS = 255
+"""An Erlang atom holds at most 255 characters; longer payloads crash every libcluster node."""
+
+_NON_WORD_BYTE = re.compile(rb"[^A-Za-z0-9_]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+class JunkReason(StrEnum):
+    """Why a payload is not a node name that a libcluster node could connect to."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too long"
+    NO_AT = "no @"
+    EMPTY_PART = "empty name or host"
+    CONTROL = "control characters"
+    WHITESPACE = "whitespace"
+
+
+class ProtocolError(ValueError):
+    """A channel or node name that the protocol cannot carry."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeName:
+    """A payload that names an Erlang node: `name@host`."""
+
+    name: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.host}"
+
+
+@dataclass(frozen=True, slots=True)
+class Junk:
+    """A payload that is not a node name, with the reason."""
+
+    reason: JunkReason
+
+
+def channel_from_cookie(cookie: str) -> str:
+    """Derive the channel as libcluster_postgres does: every non-word byte becomes `_`."""
+    return _NON_WORD_BYTE.sub(b"_", cookie.encode("utf-8")).decode("ascii")
+
+
+def validate_channel(channel: str) -> str:
+    """Return the channel unchanged, or raise ProtocolError if PostgreSQL would not carry it."""
+    if not channel:
+        raise ProtocolError("the channel is empty")
+    size = len(channel.encode("utf-8"))
+    if size > MAX_IDENTIFIER_BYTES:
+        raise ProtocolError(
+            f"the channel is {size} bytes; PostgreSQL truncates identifiers to "
+            f"{MAX_IDENTIFIER_BYTES}, so nothing sent to it would ever arrive"
+        )
+    if "\x00" in channel:
+        raise ProtocolError("the channel contains a NUL character")
+    return channel
+
+
+def classify(payload: str) -> NodeName | Junk:
+    """Classify a payload: a node name a libcluster node accepts, or junk with its reason."""
+    if not payload:
+        return Junk(JunkReason.EMPTY)
+    if len(payload) > MAX_NODE_NAME_CHARS:
+        return Junk(JunkReason.TOO_LONG)
+    if _CONTROL.search(payload):
+        return Junk(JunkReason.CONTROL)
+    name, at, host = payload.partition("@")
+    if not at:
+        return Junk(JunkReason.NO_AT)
+    if not name or not host:
+        return Junk(JunkReason.EMPTY_PART)
+    if any(ch.isspace() for ch in payload):
+        return Junk(JunkReason.WHITESPACE)
+    return NodeName(name, host)
+
+
+def validate_node_name(candidate: str) -> str:
+    """Return the name unchanged if every libcluster node can take it, else raise ProtocolError."""
+    verdict = classify(candidate)
+    if isinstance(verdict, Junk):
+        if verdict.reason is JunkReason.TOO_LONG:
+            raise ProtocolError(
+                f"the node name is {len(candidate)} characters; over {MAX_NODE_NAME_CHARS} "
+                "crashes the libcluster_postgres strategy on every node"
+            )
+        raise ProtocolError(f"not a node name ({verdict.reason}); expected name@host")
+    return candidate
+
+
+def notify_statement(channel: str, node: str) -> str:
+    """Show the statement a libcluster_postgres node sends, for humans (never executed)."""
+    quoted_channel = '"' + channel.replace('"', '""') + '"'
+    quoted_node = "'" + node.replace("'", "''") + "'"
+    return f"NOTIFY {quoted_channel}, {quoted_node}"

@@ -1,0 +1,74 @@
+"""One-line, password-free descriptions of connection problems."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+_SPACE = re.compile(r"\s+")
+
+
+class WorkerError(Exception):
+    """A database problem described in one line that holds no secret."""
+
+
+def conninfo_is_valid(conninfo: str) -> bool:
+    """Whether libpq can parse the connection string."""
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return False
+    return True
+
+
+def describe_target(conninfo: str) -> str:
+    """Say where a connection string points (user@host:port/db), never the password."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "(unparseable connection string)"
+    host = str(params.get("host") or params.get("hostaddr") or "")
+    port = str(params.get("port") or "")
+    db = str(params.get("dbname") or "")
+    user = str(params.get("user") or "")
+    return format_target(user, host, port, db)
+
+
+def format_target(user: str, host: str, port: str, db: str) -> str:
+    """Format user@host:port/db, leaving out what is unknown."""
+    where = host or "(libpq default)"
+    if host.startswith("/"):
+        where = f"socket {host}"
+    if port:
+        where = f"{where}:{port}"
+    if db:
+        where = f"{where}/{db}"
+    return f"{user}@{where}" if user else where
+
+
+class Redactor:
+    """Removes the password (and the whole connection string) from any text."""
+
+    def __init__(self, conninfo: str) -> None:
+        secrets = {conninfo} if conninfo else set()
+        try:
+            password = conninfo_to_dict(conninfo).get("password")
+        except psycopg.ProgrammingError:
+            password = None
+        if password:
+            secrets.add(str(password))
+        self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def one_line(self, exc: BaseException) -> str:
+        """Describe an exception in one line with every secret removed."""
+        message = str(exc) or type(exc).__name__
+        lines = [line.strip() for line in message.splitlines() if line.strip()]
+        text = "; ".join(lines) if lines else type(exc).__name__
+        return _SPACE.sub(" ", self(text))[:500]

@@ -1,0 +1,481 @@
+"""The PostgreSQL worker: listen, heartbeat, probe and reconnect, as a stream of facts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from pgcluster_tui.core.events import (
+    Connected,
+    Connecting,
+    Disconnected,
+    Event,
+    HeartbeatSent,
+    ListenerHealthy,
+    ListenerSilent,
+    Notification,
+    ProbeMeasured,
+    QueueUsageMeasured,
+    RetryScheduled,
+    SendFailed,
+)
+from pgcluster_tui.core.protocol import validate_channel, validate_node_name
+from pgcluster_tui.pg.attribution import SenderLookup
+from pgcluster_tui.pg.errors import Redactor, WorkerError, describe_target, format_target
+
+Fact = Notification | Event
+"""What the worker reports: a notification heard on the cluster channel, or an event."""
+
+T = TypeVar("T")
+
+NOTIFY = sql.SQL("SELECT pg_notify({}, {})").format(sql.Placeholder(), sql.Placeholder())
+LISTEN = sql.SQL("LISTEN {}")
+QUEUE_USAGE = sql.SQL("SELECT pg_notification_queue_usage()")
+QUEUE_POLL_SECONDS = 5.0
+MAX_PENDING = 100_000
+STOP_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What the worker needs to know; `conninfo` is a secret and never shown."""
+
+    conninfo: str
+    channel: str
+    node: str
+    interval: float = 5.0
+    heartbeat: bool = False
+    probe_interval: float = 2.0
+    reconnect_max: float = 30.0
+    connect_timeout: float = 5.0
+    application_name: str = "pgcluster-tui"
+
+    def __repr__(self) -> str:
+        return f"WorkerConfig(target={describe_target(self.conninfo)!r}, channel={self.channel!r})"
+
+
+class ConnectionLost(Exception):
+    """The session must be torn down and opened again."""
+
+
+async def connect(config: WorkerConfig, role: str) -> psycopg.AsyncConnection[Any]:
+    """Open an autocommit connection with keepalives and a labelled application_name."""
+    conn = await psycopg.AsyncConnection.connect(
+        config.conninfo,
+        autocommit=True,
+        application_name=f"{config.application_name} {role}"[:63],
+        connect_timeout=max(1, round(config.connect_timeout)),
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=3,
+        keepalives_count=3,
+    )
+    return conn
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    """Await with a deadline; on expiry abandon the call instead of waiting for it to unwind."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        _abandon(task)
+        raise
+    if not done:
+        _abandon(task)
+        raise ConnectionLost(f"{what} got no answer within {timeout:g} s")
+    return task.result()
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    task.add_done_callback(_consume_result)
+
+
+def _consume_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def send_once(config: WorkerConfig, name: str | None = None) -> str:
+    """Connect, send one heartbeat (ours or `name`), close; raise WorkerError on any problem."""
+    payload = validate_node_name(name if name is not None else config.node)
+    validate_channel(config.channel)
+    redact = Redactor(config.conninfo)
+    conn: psycopg.AsyncConnection[Any] | None = None
+    try:
+        conn = await bounded(connect(config, "announce"), config.connect_timeout + 1, "connect")
+        await bounded(
+            conn.execute(NOTIFY, (config.channel, payload)), config.connect_timeout, "NOTIFY"
+        )
+    except (psycopg.Error, ConnectionLost, OSError) as exc:
+        raise WorkerError(redact.one_line(exc)) from None
+    finally:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await bounded(conn.close(), 1.0, "close")
+    return payload
+
+
+class ChannelWorker:
+    """Keeps a listening and a sending connection on the channel and reports what happens."""
+
+    def __init__(self, config: WorkerConfig, *, clock: Callable[[], float] = time.time) -> None:
+        validate_channel(config.channel)
+        validate_node_name(config.node)
+        self.config = config
+        self._clock = clock
+        self._redact = Redactor(config.conninfo)
+        self._pending: list[Fact] = []
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._heartbeat = config.heartbeat
+        self._heartbeat_changed = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._sender: psycopg.AsyncConnection[Any] | None = None
+        self._listener: psycopg.AsyncConnection[Any] | None = None
+        self._lookup = SenderLookup()
+        self.probe_channel = f"pgcluster_tui_probe_{secrets.token_hex(8)}"
+        self.connected = False
+        self.reconnects = 0
+        self.next_beat_at: float | None = None
+        self.retry_at: float | None = None
+        self.listener_pid: int | None = None
+        self.sender_pid: int | None = None
+
+    # Life cycle
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def start(self) -> None:
+        """Start connecting in the background."""
+        if self._supervisor is None:
+            self._supervisor = asyncio.create_task(self._supervise(), name="pgcluster-worker")
+
+    async def stop(self, grace: float = 1.5) -> None:
+        """Stop cooperatively; never waits longer than about `grace` seconds."""
+        self._stopping = True
+        self._wake.set()
+        self._room.set()
+        self._ready.set()
+        task = self._supervisor
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=grace)
+            if not done:
+                _abandon(task)
+        await self._close_connections(timeout=0.3)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether stop() was called."""
+        return self._stopping
+
+    # Output
+
+    async def batches(self) -> AsyncIterator[list[Fact]]:
+        """Yield facts in arrival order, in batches, until the worker stops."""
+        while True:
+            if not self._pending:
+                finished = self._supervisor is None or self._supervisor.done()
+                if finished and (self._stopping or self._supervisor is not None):
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch, self._pending = self._pending, []
+            self._room.set()
+            yield batch
+
+    def _emit(self, fact: Fact) -> None:
+        self._pending.append(fact)
+        self._ready.set()
+
+    # Commands
+
+    @property
+    def heartbeat(self) -> bool:
+        """Whether we send our node name every interval."""
+        return self._heartbeat
+
+    def set_heartbeat(self, on: bool) -> None:
+        """Turn our periodic heartbeat on or off; turning it on beats at once."""
+        if on != self._heartbeat:
+            self._heartbeat = on
+            if not on:
+                self.next_beat_at = None
+            self._heartbeat_changed.set()
+
+    async def announce(self, name: str | None = None) -> str:
+        """Send one heartbeat now (ours, or a valid `name`); raise WorkerError if it fails."""
+        payload = validate_node_name(name if name is not None else self.config.node)
+        if self._sender is None or not self.connected:
+            raise WorkerError("not connected")
+        await self._notify(payload, manual=True)
+        return payload
+
+    # Sessions
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        target = describe_target(self.config.conninfo)
+        while not self._stopping:
+            attempt += 1
+            self._emit(Connecting(self._clock(), target, attempt))
+            try:
+                await self._open()
+                attempt = 0
+                await self._run_session()
+                reason = "stopped"
+            except (psycopg.Error, ConnectionLost, OSError, UnicodeDecodeError) as exc:
+                reason = self._redact.one_line(exc)
+            except Exception as exc:  # a bug must not end the worker silently
+                reason = f"internal error: {type(exc).__name__}: {self._redact.one_line(exc)}"
+            was_connected = self.connected
+            self.connected = False
+            self.next_beat_at = None
+            await self._close_connections(timeout=0.5)
+            if self._stopping:
+                if was_connected:
+                    self._emit(Disconnected(self._clock(), "stopped"))
+                break
+            self._emit(Disconnected(self._clock(), reason))
+            if was_connected:
+                self.reconnects += 1
+            delay = self._backoff(attempt)
+            self.retry_at = self._clock() + delay
+            self._emit(RetryScheduled(self._clock(), round(delay, 2), attempt + 1))
+            await self._sleep(delay)
+            self.retry_at = None
+
+    def _backoff(self, attempt: int) -> float:
+        if attempt <= 0:
+            return 0.2
+        base = min(self.config.reconnect_max, 0.5 * 2 ** (attempt - 1))
+        return float(base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+
+    async def _open(self) -> None:
+        timeout = self.config.connect_timeout + 1
+        self._listener = await bounded(connect(self.config, "listener"), timeout, "connect")
+        self._sender = await bounded(connect(self.config, "sender"), timeout, "connect")
+        listener = self._listener
+        for channel in (self.config.channel, self.probe_channel):
+            query = LISTEN.format(sql.Identifier(channel))
+            await bounded(listener.execute(query), timeout, "LISTEN")
+        self._lookup.reset()
+        info = listener.info
+        self.listener_pid = info.backend_pid
+        self.sender_pid = self._sender.info.backend_pid
+        version = info.parameter_status("server_version") or ""
+        target = format_target(info.user, info.host, str(info.port), info.dbname)
+        self.connected = True
+        self._emit(
+            Connected(
+                self._clock(),
+                target,
+                version.split(" ")[0],
+                info.user,
+                self.listener_pid,
+                self.sender_pid,
+            )
+        )
+
+    async def _run_session(self) -> None:
+        loops = [
+            self._listen_loop(),
+            self._heartbeat_loop(),
+            self._probe_loop(),
+            self._queue_loop(),
+            self._attribution_loop(),
+        ]
+        tasks = [asyncio.create_task(loop) for loop in loops]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    _abandon(task)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _close_connections(self, timeout: float) -> None:
+        for conn in (self._listener, self._sender):
+            if conn is not None and not conn.closed:
+                with contextlib.suppress(Exception):
+                    await bounded(conn.close(), timeout, "close")
+        self._listener = self._sender = None
+
+    async def _sleep(self, seconds: float) -> None:
+        if self._stopping:
+            return
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    # Loops: each returns only when stopping and raises when the session is broken.
+
+    async def _listen_loop(self) -> None:
+        conn = self._listener
+        assert conn is not None
+        channel = self.config.channel
+        probe = self.probe_channel
+        clock = self._clock
+        pending_room = self._room
+        ready = self._ready
+        lookup = self._lookup
+        while not self._stopping:
+            async for n in conn.notifies(timeout=STOP_POLL_SECONDS):
+                if n.channel == channel:
+                    self._pending.append(Notification(n.payload, n.pid, clock()))
+                    ready.set()
+                    lookup.saw(n.pid)
+                elif n.channel == probe:
+                    self._probe_returned(n.payload)
+                    continue
+                if len(self._pending) >= MAX_PENDING:
+                    # Backpressure: stop reading until the consumer catches up.
+                    self._ready.set()
+                    pending_room.clear()
+                    await pending_room.wait()
+            if self._pending:
+                self._ready.set()
+            if self._stopping:
+                return
+        return
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._stopping:
+            if not self._heartbeat:
+                self._heartbeat_changed.clear()
+                await self._wait_for(self._heartbeat_changed, None)
+                continue
+            await self._notify(self.config.node, manual=False)
+            self.next_beat_at = self._clock() + self.config.interval
+            self._heartbeat_changed.clear()
+            await self._wait_for(self._heartbeat_changed, self.config.interval)
+
+    async def _notify(self, payload: str, *, manual: bool) -> None:
+        conn = self._sender
+        if conn is None:
+            raise ConnectionLost("no sending connection")
+        try:
+            await bounded(
+                conn.execute(NOTIFY, (self.config.channel, payload)),
+                self.config.connect_timeout,
+                "NOTIFY",
+            )
+        except psycopg.Error as exc:
+            self._emit(SendFailed(self._clock(), payload, self._redact.one_line(exc)))
+            if conn.broken or conn.closed:
+                raise ConnectionLost(self._redact.one_line(exc)) from None
+            if manual:
+                raise WorkerError(self._redact.one_line(exc)) from None
+            return
+        except ConnectionLost as exc:
+            self._emit(SendFailed(self._clock(), payload, str(exc)))
+            raise
+        self._emit(HeartbeatSent(self._clock(), payload, manual))
+
+    async def _wait_for(self, event: asyncio.Event, timeout: float | None) -> None:
+        if self._stopping:
+            return
+        stop = asyncio.ensure_future(self._wake.wait())
+        changed = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({stop, changed}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            stop.cancel()
+            changed.cancel()
+
+    # Probe: a private side channel proves that our LISTEN really receives.
+
+    _probe_sent: dict[str, float]
+    _probe_last_ok: float
+    _probe_silent: bool
+
+    async def _probe_loop(self) -> None:
+        self._probe_sent = {}
+        self._probe_last_ok = time.monotonic()
+        self._probe_silent = False
+        counter = 0
+        conn = self._sender
+        assert conn is not None
+        silence_limit = max(3 * self.config.probe_interval, 5.0)
+        while not self._stopping:
+            counter += 1
+            token = str(counter)
+            self._probe_sent[token] = time.monotonic()
+            if len(self._probe_sent) > 64:
+                self._probe_sent.pop(next(iter(self._probe_sent)))
+            await bounded(
+                conn.execute(NOTIFY, (self.probe_channel, token)),
+                self.config.connect_timeout,
+                "probe NOTIFY",
+            )
+            await self._wait_for(asyncio.Event(), self.config.probe_interval)
+            silent_for = time.monotonic() - self._probe_last_ok
+            if not self._probe_silent and silent_for > silence_limit:
+                self._probe_silent = True
+                self._emit(ListenerSilent(self._clock(), round(silent_for, 1)))
+
+    def _probe_returned(self, token: str) -> None:
+        sent = self._probe_sent.pop(token, None)
+        if sent is None:
+            return
+        now = time.monotonic()
+        rtt_ms = round((now - sent) * 1000, 3)
+        self._probe_last_ok = now
+        if self._probe_silent:
+            self._probe_silent = False
+            self._emit(ListenerHealthy(self._clock(), rtt_ms))
+        self._emit(ProbeMeasured(self._clock(), rtt_ms))
+
+    async def _queue_loop(self) -> None:
+        conn = self._sender
+        assert conn is not None
+        while not self._stopping:
+            cursor = await bounded(
+                conn.execute(QUEUE_USAGE), self.config.connect_timeout, "queue usage"
+            )
+            row = await cursor.fetchone()
+            if row is not None:
+                self._emit(QueueUsageMeasured(self._clock(), float(row[0])))
+            await self._wait_for(asyncio.Event(), QUEUE_POLL_SECONDS)
+
+    async def _attribution_loop(self) -> None:
+        conn = self._sender
+        assert conn is not None
+        while not self._stopping:
+            pids = self._lookup.take()
+            if pids:
+                found = await bounded(
+                    self._lookup.fetch(conn, pids, self._clock()),
+                    self.config.connect_timeout,
+                    "pg_stat_activity",
+                )
+                for sender in found:
+                    self._emit(sender)
+            await self._wait_for(asyncio.Event(), 0.25)
