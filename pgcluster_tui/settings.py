@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("dsn", "PGCLUSTER_DSN", "DATABASE_URL"),
     )
-    """PostgreSQL connection string or URI; unset means libpq PG* variables or the embedded server."""
+    """PostgreSQL URI or conninfo; unset: libpq PG* variables, else the embedded server."""
 
     channel: str = "cluster"
     """The LISTEN/NOTIFY channel, taken verbatim (case kept), at most 63 bytes."""
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("cookie", "PGCLUSTER_COOKIE", "RELEASE_COOKIE"),
     )
-    """Erlang cookie to derive the channel from, as libcluster_postgres does, when no channel is set."""
+    """Erlang cookie; derives the channel as libcluster_postgres does when none is set."""
 
     node: str = Field(default_factory=default_node_name)
     """Our node name, sent when we heartbeat or announce."""

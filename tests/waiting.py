@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 
 
-async def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+async def wait_until(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = ""
+) -> None:
     """Poll `condition` until it is true; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():

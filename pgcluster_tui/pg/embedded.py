@@ -77,7 +77,7 @@ class EmbeddedServer:
     def __init__(self, base: Path | None = None, *, port: int = 5432) -> None:
         base = Path(base or tempfile.gettempdir())
         if os.geteuid() == 0 and (base == Path("/root") or Path("/root") in base.parents):
-            base = Path("/tmp")  # noqa: S108 - the server user cannot traverse /root
+            base = Path("/tmp")
         self.base = base
         self.port = port
         self.root: Path | None = None
@@ -139,7 +139,7 @@ class EmbeddedServer:
             "--no-instructions",
         ]
         try:
-            subprocess.run(  # noqa: S603 - fixed argv, no shell
+            subprocess.run(
                 initdb, check=True, capture_output=True, user=user, timeout=timeout
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
@@ -174,14 +174,14 @@ class EmbeddedServer:
         user = SYSTEM_USER if os.geteuid() == 0 else None
         main_thread = threading.current_thread() is threading.main_thread()
         with open(log, "ab") as log_file:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self.process = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 user=user,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if main_thread else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if main_thread else None,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

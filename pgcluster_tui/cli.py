@@ -1,0 +1,181 @@
+"""argv -> Settings -> one command, with exit codes: 0 ok, 1 check failed, 2 error."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from pgcluster_tui import __version__
+from pgcluster_tui.headless import EXIT_ERROR, CommandError
+from pgcluster_tui.pg.errors import conninfo_is_valid
+from pgcluster_tui.settings import Settings, SettingsError, load_settings
+
+PROG = "pgcluster-tui"
+COMMANDS = ("watch", "nodes", "check", "announce", "channel")
+
+
+def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("connection and cluster")
+    group.add_argument("--dsn", default=default, help="PostgreSQL URI or conninfo (a secret)")
+    group.add_argument("--channel", default=default, help="LISTEN/NOTIFY channel, verbatim")
+    group.add_argument("--cookie", default=default, help="Erlang cookie to derive the channel from")
+    group.add_argument("--node", default=default, help="our node name (name@host)")
+    group.add_argument("--interval", type=float, default=default, help="heartbeat interval, s")
+    group.add_argument(
+        "--heartbeat",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help="send our node name every interval (a full peer)",
+    )
+    group.add_argument("--env-file", type=Path, default=default, help="read settings from a file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: the dashboard by default, or one headless command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Watch and join the PostgreSQL channel libcluster_postgres clusters use.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--demo", type=int, default=0, metavar="N", help="dashboard: add N simulated peers"
+    )
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    watch = sub.add_parser("watch", help="print events as lines until Ctrl-C")
+    watch.add_argument("--json", action="store_true", help="NDJSON, one event per line")
+    watch.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    watch.add_argument("--all", action="store_true", help="include probes, beats, queue usage")
+
+    nodes = sub.add_parser("nodes", help="listen a while, print the node table")
+    nodes.add_argument("--json", action="store_true", help="a JSON array of nodes")
+    nodes.add_argument("--wait", type=float, metavar="S", help="listen S s (1.5 intervals)")
+
+    check = sub.add_parser("check", help="exit 0 if at least N nodes are alive, else 1")
+    check.add_argument("--expect", type=int, required=True, metavar="N")
+    check.add_argument("--max-age", type=float, metavar="S", help="alive means heard within S s")
+    check.add_argument("--wait", type=float, metavar="S", help="listen S s (1.5 intervals)")
+
+    announce = sub.add_parser("announce", help="send one heartbeat (ours or NAME) and exit")
+    announce.add_argument("name", nargs="?", help="a node name to announce instead of ours")
+
+    sub.add_parser("channel", help="show the channel derived from --cookie and its statement")
+
+    for name in COMMANDS:
+        _common(sub.choices[name], suppress=True)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("dsn", "channel", "cookie", "node", "interval", "heartbeat")
+    return {key: getattr(args, key, None) for key in keys}
+
+
+def _fail(message: str, err: TextIO) -> int:
+    err.write(f"{PROG}: {message}\n")
+    err.flush()
+    return EXIT_ERROR
+
+
+def _on_terminate(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM/SIGHUP into a normal exit so the embedded server is stopped.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _on_terminate)
+    try:
+        return _main(argv, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(_overrides(args), getattr(args, "env_file", None))
+    except SettingsError as exc:
+        return _fail(str(exc), err)
+    if settings.dsn is not None and not conninfo_is_valid(settings.dsn.get_secret_value()):
+        return _fail(
+            "invalid setting dsn (--dsn / PGCLUSTER_DSN): not a valid URI or conninfo", err
+        )
+    if args.command == "channel":
+        from pgcluster_tui.headless import channel
+
+        return channel(settings, out)
+    if args.demo < 0:
+        return _fail("--demo takes a number of peers >= 0", err)
+    if args.command == "check" and args.expect < 0:
+        return _fail("--expect takes a number >= 0", err)
+    return _with_database(settings, args, out, err)
+
+
+def _with_database(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    embedded = None
+    conninfo = settings.conninfo()
+    if not settings.database_configured():
+        from pgcluster_tui.pg.embedded import EmbeddedError, EmbeddedServer
+
+        embedded = EmbeddedServer()
+        try:
+            conninfo = embedded.start()
+        except EmbeddedError as exc:
+            return _fail(str(exc), err)
+        err.write(f"{PROG}: no database configured; started an embedded PostgreSQL.\n")
+        err.write(f"{PROG}: join it with: {PROG} --dsn '{conninfo}'   or: psql '{conninfo}'\n")
+        err.flush()
+    try:
+        return _run(settings, args, conninfo, out, err, embedded_dsn=conninfo if embedded else None)
+    except CommandError as exc:
+        return _fail(str(exc), err)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _run(
+    settings: Settings,
+    args: argparse.Namespace,
+    conninfo: str,
+    out: TextIO,
+    err: TextIO,
+    *,
+    embedded_dsn: str | None,
+) -> int:
+    from pgcluster_tui import headless
+
+    command = args.command
+    if command is None:
+        from pgcluster_tui.tui.app import run_dashboard
+
+        return run_dashboard(settings, conninfo, demo=args.demo, embedded_dsn=embedded_dsn)
+    runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
+        "watch": lambda: headless.watch(
+            settings,
+            conninfo,
+            out,
+            as_json=args.json,
+            duration=args.duration,
+            include_all=args.all,
+        ),
+        "nodes": lambda: headless.nodes(settings, conninfo, out, as_json=args.json, wait=args.wait),
+        "check": lambda: headless.check(
+            settings, conninfo, out, expect=args.expect, max_age=args.max_age, wait=args.wait
+        ),
+        "announce": lambda: headless.announce(settings, conninfo, out, args.name),
+    }
+    try:
+        return asyncio.run(runners[command]())
+    except KeyboardInterrupt:
+        return 0 if command == "watch" else 130
