@@ -85,9 +85,13 @@ def _fail(message: str, err: TextIO) -> int:
     return EXIT_ERROR
 
 
+_terminated_by: list[int] = []
+
+
 def _on_terminate(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM/SIGHUP into a normal exit so the embedded server is stopped.
-    raise SystemExit(128 + signum)
+    # Unwind like Ctrl-C (asyncio and Textual handle it cleanly) so the embedded server stops.
+    _terminated_by.append(signum)
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,9 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_terminate)
     try:
-        return _main(argv, sys.stdout, sys.stderr)
+        code = _main(argv, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    return 128 + _terminated_by[0] if _terminated_by else code
 
 
 def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:

