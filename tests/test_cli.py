@@ -333,6 +333,7 @@ def test_check_max_age_counts_only_fresh_nodes(dsn: str, channel: str) -> None:
                 conn.execute(
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE application_name = 'pgcluster-tui listener'"
+                    " AND query LIKE 'LISTEN \"pgcluster_tui_probe_%%'"
                 ).fetchone()
                 != (0,)
             ),
@@ -342,6 +343,7 @@ def test_check_max_age_counts_only_fresh_nodes(dsn: str, channel: str) -> None:
         out, _ = process.communicate(timeout=15)
     assert process.returncode == 1, out
     assert "0 alive of 1" in out
+    assert "a@10.0.0.1 (new)" in out
 
 
 def test_embedded_default_starts_and_cleans_up() -> None:
