@@ -16,8 +16,8 @@ from pgcluster_tui.core.events import (
     NodeEvicted,
     NodeForgotten,
     NodeJoined,
-    NodeReincarnated,
     NodeRecovered,
+    NodeReincarnated,
     NodeState,
     NodeStateChanged,
     Notification,
@@ -188,10 +188,10 @@ class Membership:
 
     def _evict(self, now: float, events: list[Event]) -> None:
         # Evict a percent at a time so a flood of new names costs O(log n) per name.
+        # Worst state first, then the longest silent; our own node is never evicted.
         count = max(1, len(self._nodes) // 100)
-        victims = sorted(
-            self._nodes.values(), key=lambda n: (-n.state.severity, n.age_from, n.name)
-        )[:count]
+        candidates = [n for n in self._nodes.values() if not n.is_self]
+        victims = sorted(candidates, key=lambda n: (-n.state.severity, n.age_from, n.name))[:count]
         for victim in victims:
             del self._nodes[victim.name]
             events.append(NodeEvicted(now, victim.name, victim.state))
@@ -203,18 +203,21 @@ class Membership:
             del node.pid_last[oldest]
 
     def _learn_gap(self, node: _Node, gap: float) -> None:
-        # Smoothed mean and mean deviation, as TCP estimates round trips (RFC 6298).
+        # Smoothed mean and mean deviation, as TCP estimates round trips (RFC 6298);
+        # a gap over 4x the mean is an outlier (a silence), unless three come in a row.
         if node.gaps >= 2 and gap > _OUTLIER_FACTOR * node.mean_gap:
             node.outliers += 1
             if node.outliers < 3:
                 return
             node.gaps, node.outliers = 0, 0
         node.outliers = 0
-        if node.gaps == 0:
-            node.mean_gap, node.gap_deviation = gap, gap / 2
+        n = node.gaps
+        if n == 0:
+            node.mean_gap, node.gap_deviation = gap, 0.0
         else:
-            node.gap_deviation += 0.25 * (abs(gap - node.mean_gap) - node.gap_deviation)
-            node.mean_gap += 0.125 * (gap - node.mean_gap)
+            # Plain averages over the first gaps, so a regular sender shows no jitter at once.
+            node.gap_deviation += max(1 / n, 0.25) * (abs(gap - node.mean_gap) - node.gap_deviation)
+            node.mean_gap += max(1 / (n + 1), 0.125) * (gap - node.mean_gap)
         node.gaps += 1
 
     def _junk(self, payload: str, verdict: Junk, pid: int, now: float, events: list[Event]) -> None:
@@ -294,9 +297,12 @@ class Membership:
         """Restart ages after reconnecting, with a grace period of one late threshold."""
         if self._frozen_at is None:
             return
-        outage = max(0.0, now - self._frozen_at)
+        frozen_at = self._frozen_at
+        outage = max(0.0, now - frozen_at)
         for node in self._nodes.values():
-            node.age_from += outage
+            # A node heard during the outage (a late batch) ages from that beat.
+            if node.age_from <= frozen_at:
+                node.age_from += outage
         self._frozen_at = None
         self._grace_until = now + self.thresholds.late * self.thresholds.interval
 

@@ -16,7 +16,10 @@ MAX_NODE_NAME_CHARS = 255
 """An Erlang atom holds at most 255 characters; longer payloads crash every libcluster node."""
 
 _NON_WORD_BYTE = re.compile(rb"[^A-Za-z0-9_]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+"""Control, line-separator and bidi characters, and lone surrogates (which no client can send)."""
 
 
 class JunkReason(StrEnum):
@@ -54,14 +57,19 @@ class Junk:
 
 def channel_from_cookie(cookie: str) -> str:
     """Derive the channel as libcluster_postgres does: every non-word byte becomes `_`."""
-    return _NON_WORD_BYTE.sub(b"_", cookie.encode("utf-8")).decode("ascii")
+    # surrogateescape: undecodable argv bytes arrive as lone surrogates, one per byte.
+    raw = cookie.encode("utf-8", "surrogateescape")
+    return _NON_WORD_BYTE.sub(b"_", raw).decode("ascii")
 
 
 def validate_channel(channel: str) -> str:
     """Return the channel unchanged, or raise ProtocolError if PostgreSQL would not carry it."""
     if not channel:
         raise ProtocolError("the channel is empty")
-    size = len(channel.encode("utf-8"))
+    try:
+        size = len(channel.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ProtocolError("the channel is not valid UTF-8 text") from None
     if size > MAX_IDENTIFIER_BYTES:
         raise ProtocolError(
             f"the channel is {size} bytes; PostgreSQL truncates identifiers to "

@@ -70,7 +70,7 @@ class ConnectionLost(Exception):
 
 async def connect(config: WorkerConfig, role: str) -> psycopg.AsyncConnection[Any]:
     """Open an autocommit connection with keepalives and a labelled application_name."""
-    conn = await psycopg.AsyncConnection.connect(
+    return await psycopg.AsyncConnection.connect(
         config.conninfo,
         autocommit=True,
         application_name=f"{config.application_name} {role}"[:63],
@@ -80,7 +80,6 @@ async def connect(config: WorkerConfig, role: str) -> psycopg.AsyncConnection[An
         keepalives_interval=3,
         keepalives_count=3,
     )
-    return conn
 
 
 async def bounded(awaitable: Awaitable[T], timeout: float, what: str) -> T:
@@ -274,7 +273,7 @@ class ChannelWorker:
         if attempt <= 0:
             return 0.2
         base = min(self.config.reconnect_max, 0.5 * 2 ** (attempt - 1))
-        return float(base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+        return float(base * random.uniform(0.8, 1.2))
 
     async def _open(self) -> None:
         timeout = self.config.connect_timeout + 1

@@ -1,0 +1,569 @@
+"""The membership model with a frozen clock: every transition, bound and edge, no I/O."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pgcluster_tui.core.events import (
+    DuplicateNameCleared,
+    DuplicateNameDetected,
+    Event,
+    JunkReceived,
+    JunkSuppressed,
+    NodeEvicted,
+    NodeForgotten,
+    NodeJoined,
+    NodeRecovered,
+    NodeReincarnated,
+    NodeState,
+    NodeStateChanged,
+    Notification,
+    SenderAttributed,
+)
+from pgcluster_tui.core.membership import (
+    JUNK_PREVIEW_CHARS,
+    MIN_INTERVAL,
+    Membership,
+    Thresholds,
+    phi,
+)
+
+A = "a@10.0.0.1"
+B = "b@10.0.0.2"
+C = "c@10.0.0.3"
+
+# Default thresholds: interval 5 s, late after 7.5 s, suspect after 15 s, stale after 30 s.
+
+
+def beat(model: Membership, at: float, node: str = A, pid: int = 100) -> list[Event]:
+    """Apply one notification from `pid` carrying `node`."""
+    return model.observe(Notification(node, pid, at))
+
+
+def beats(model: Membership, times: Sequence[float], node: str = A, pid: int = 100) -> None:
+    """Apply a regular series of notifications."""
+    for at in times:
+        beat(model, at, node, pid)
+
+
+def kinds(events: Sequence[Event]) -> list[str]:
+    """The kinds of a list of events, in order."""
+    return [e.kind for e in events]
+
+
+def changes(events: Sequence[Event]) -> list[tuple[NodeState, NodeState]]:
+    """The (previous, state) pairs of the state changes in a list of events."""
+    return [(e.previous, e.state) for e in events if isinstance(e, NodeStateChanged)]
+
+
+# Transitions
+
+
+def test_first_beat_joins_as_new_and_second_makes_alive() -> None:
+    model = Membership()
+    assert beat(model, 0.0) == [NodeJoined(0.0, A, 100, False)]
+    assert model.state(A) is NodeState.NEW
+    assert beat(model, 5.0) == [NodeStateChanged(5.0, A, NodeState.NEW, NodeState.ALIVE, 5.0)]
+    assert model.state(A) is NodeState.ALIVE
+    assert beat(model, 10.0) == []
+    view = model.view(A, 10.0)
+    assert (view.beats, view.first_seen, view.last_beat, view.state_since) == (3, 0.0, 10.0, 5.0)
+
+
+def test_silence_goes_alive_late_suspect_stale_one_step_at_a_time() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    assert model.tick(12.4) == []  # age 7.4 < 7.5
+    assert model.tick(12.6) == [NodeStateChanged(12.6, A, NodeState.ALIVE, NodeState.LATE, 7.6)]
+    assert model.tick(19.9) == []
+    assert changes(model.tick(20.1)) == [(NodeState.LATE, NodeState.SUSPECT)]
+    assert model.tick(34.9) == []
+    assert changes(model.tick(35.1)) == [(NodeState.SUSPECT, NodeState.STALE)]
+    assert model.state(A) is NodeState.STALE
+    assert model.view(A, 35.1).state_since == 35.1
+    assert model.tick(1000.0) == []  # stale is the end of the line
+
+
+def test_a_long_gap_between_ticks_jumps_straight_to_stale() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    assert changes(model.tick(100.0)) == [(NodeState.ALIVE, NodeState.STALE)]
+
+
+def test_a_new_node_that_falls_silent_goes_late() -> None:
+    model = Membership()
+    beat(model, 0.0)
+    assert changes(model.tick(8.0)) == [(NodeState.NEW, NodeState.LATE)]
+
+
+def test_late_node_heard_again_is_alive() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.tick(13.0)
+    assert model.state(A) is NodeState.LATE
+    assert beat(model, 14.0) == [NodeStateChanged(14.0, A, NodeState.LATE, NodeState.ALIVE, 9.0)]
+
+
+def test_suspect_node_heard_again_is_alive() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.tick(21.0)
+    assert model.state(A) is NodeState.SUSPECT
+    assert changes(beat(model, 22.0)) == [(NodeState.SUSPECT, NodeState.ALIVE)]
+
+
+def test_stale_node_heard_again_has_recovered() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.tick(40.0)
+    assert model.state(A) is NodeState.STALE
+    assert beat(model, 65.0) == [NodeRecovered(65.0, A, 100, 60.0)]
+    assert model.state(A) is NodeState.ALIVE
+    assert model.view(A, 65.0).state_since == 65.0
+
+
+def test_counts_and_views_order_worst_first() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0], node=B)
+    beats(model, [20.0, 25.0], node=A)
+    beat(model, 29.0, node=C)
+    model.tick(29.0)
+    assert model.counts() == {NodeState.SUSPECT: 1, NodeState.ALIVE: 1, NodeState.NEW: 1}
+    assert [v.name for v in model.views(29.0)] == [B, A, C]
+    assert len(model) == 3
+    assert A in model
+    assert "x@y" not in model
+    assert model.names() == [B, A, C]
+
+
+# Interval, jitter and thresholds
+
+
+def test_interval_and_jitter_are_estimated_from_the_nodes_own_gaps() -> None:
+    model = Membership()
+    beats(model, [0.0, 2.0])
+    view = model.view(A, 2.0)
+    assert not view.interval_estimated  # one gap is not an estimate
+    assert view.interval == 5.0
+    beat(model, 4.0)
+    view = model.view(A, 4.0)
+    assert view.interval_estimated
+    assert view.interval == pytest.approx(2.0)
+    assert view.jitter == 0.0  # a regular sender shows no jitter
+    assert (view.late_after, view.suspect_after, view.stale_after) == pytest.approx((3, 6, 12))
+
+
+def test_jitter_follows_irregular_gaps() -> None:
+    model = Membership()
+    at = 0.0
+    for gap in [0.0, 4.0, 6.0, 4.0, 6.0, 4.0, 6.0, 4.0, 6.0]:
+        at += gap
+        beat(model, at)
+    view = model.view(A, at)
+    assert view.interval == pytest.approx(5.0, abs=0.3)
+    assert 0.5 < view.jitter < 2.0
+
+
+def test_outlier_gaps_do_not_move_the_estimate() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0, 10.0, 15.0])
+    beat(model, 75.0)  # a 60 s silence
+    beat(model, 80.0)
+    view = model.view(A, 80.0)
+    assert view.interval == pytest.approx(5.0)
+    assert view.jitter == 0.0
+
+
+def test_three_outliers_in_a_row_mean_the_node_changed_its_interval() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0, 10.0, 15.0])
+    beats(model, [75.0, 135.0, 195.0, 255.0, 315.0])
+    assert model.view(A, 315.0).interval == pytest.approx(60.0)
+
+
+def test_thresholds_follow_the_nodes_own_interval() -> None:
+    model = Membership()
+    beats(model, [0.0, 1.0, 2.0, 3.0])  # a 1 s sender: late after 1.5 s
+    assert changes(model.tick(4.6)) == [(NodeState.ALIVE, NodeState.LATE)]
+
+
+def test_thresholds_fall_back_to_the_configured_interval() -> None:
+    model = Membership(Thresholds(interval=2.0))
+    beats(model, [0.0, 1.0])  # one gap: not enough to estimate
+    assert model.tick(3.9) == []
+    assert changes(model.tick(4.1)) == [(NodeState.ALIVE, NodeState.LATE)]
+
+
+def test_estimated_interval_has_a_floor() -> None:
+    model = Membership()
+    beats(model, [0.0, 0.0, 0.0, 0.01, 0.02])
+    view = model.view(A, 0.02)
+    assert view.interval == MIN_INTERVAL
+    assert view.late_after == 1.5 * MIN_INTERVAL
+
+
+def test_thresholds_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="late < suspect < stale"):
+        Thresholds(late=3.0, suspect=2.0)
+    with pytest.raises(ValueError, match="interval > 0"):
+        Thresholds(interval=0.0)
+
+
+# Phi
+
+
+def test_phi_grows_with_silence_and_stays_finite() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0, 10.0, 15.0])
+    values = [model.view(A, 15.0 + age).phi for age in (0.0, 2.0, 5.0, 7.5, 10.0, 30.0, 1e6)]
+    assert values == sorted(values)
+    assert values[0] < 0.01
+    assert values[-1] == 300.0
+    assert all(math.isfinite(v) for v in values)
+
+
+@given(
+    st.floats(0, 1e7),
+    st.floats(0, 1e7),
+    st.floats(1e-3, 1e5),
+    st.floats(0, 1e5),
+)
+def test_phi_is_monotone_in_age_and_finite(
+    age1: float, age2: float, interval: float, deviation: float
+) -> None:
+    low, high = sorted((age1, age2))
+    p_low, p_high = phi(low, interval, deviation), phi(high, interval, deviation)
+    assert 0.0 <= p_low <= p_high <= 300.0
+
+
+# Backend pids: duplicates and incarnations
+
+
+def test_two_backends_interleaving_one_name_is_a_duplicate() -> None:
+    model = Membership()
+    assert kinds(beat(model, 0.0, pid=100)) == ["node_joined"]
+    # A second backend: a restart or a duplicate, it cannot be told yet.
+    events = beat(model, 2.5, pid=200)
+    assert NodeReincarnated(2.5, A, 200, 100) in events
+    assert beat(model, 5.0, pid=100) == [DuplicateNameDetected(5.0, A, (100, 200))]
+    assert model.view(A, 5.0).duplicate
+    assert model.view(A, 5.0).pids == (100, 200)
+    # It is reported once, not on every beat.
+    assert beat(model, 7.5, pid=200) == []
+    assert beat(model, 10.0, pid=100) == []
+    assert model.tick(10.0) == []
+
+
+def test_duplicate_clears_when_one_backend_stops() -> None:
+    model = Membership()
+    beat(model, 0.0, pid=100)
+    beat(model, 2.5, pid=200)
+    beat(model, 5.0, pid=100)
+    beats(model, [10.0, 15.0, 20.0], pid=100)  # pid 200 last heard at 2.5
+    assert model.tick(17.0) == []  # still within the suspect window of pid 200
+    assert model.tick(18.0) == [DuplicateNameCleared(18.0, A, 100)]
+    assert not model.view(A, 18.0).duplicate
+    assert model.view(A, 18.0).pids == (100,)
+    assert model.tick(19.0) == []
+
+
+def test_a_new_backend_after_the_old_one_stops_is_a_new_incarnation() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0, 10.0], pid=100)
+    assert beat(model, 15.0, pid=300) == [NodeReincarnated(15.0, A, 300, 100)]
+    beats(model, [20.0, 25.0, 30.0], pid=300)
+    assert model.tick(31.0) == []
+    view = model.view(A, 31.0)
+    assert not view.duplicate
+    assert view.pids == (300,)
+    assert view.beats == 7
+
+
+def test_senders_are_remembered_for_attribution() -> None:
+    model = Membership()
+    sender = SenderAttributed(1.0, 100, "10.0.0.1", "cluster_node_a", "app", "2026-01-01T00:00:00Z")
+    model.attribute(sender)
+    assert model.sender(100) == sender
+    assert model.sender(101) is None
+
+
+# Forgetting, our own node, the cap
+
+
+def test_forget_and_come_back() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    assert model.forget(A, 6.0) == [NodeForgotten(6.0, A)]
+    assert A not in model
+    assert model.forget(A, 6.0) == []
+    assert beat(model, 10.0) == [NodeJoined(10.0, A, 100, False)]
+    assert model.state(A) is NodeState.NEW
+    assert model.view(A, 10.0).beats == 1
+
+
+def test_forget_stale_removes_only_stale_nodes() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0], node=A)
+    beats(model, [0.0, 5.0], node=B)
+    beats(model, [30.0, 38.0], node=C)
+    model.tick(40.0)
+    assert model.state(A) is NodeState.STALE
+    assert model.forget_stale(40.0) == [NodeForgotten(40.0, A), NodeForgotten(40.0, B)]
+    assert model.names() == [C]
+
+
+def test_own_node_is_marked() -> None:
+    model = Membership(self_name=B)
+    beat(model, 0.0, node=B)
+    beat(model, 0.0, node=A)
+    assert model.view(B, 0.0).is_self
+    assert not model.view(A, 0.0).is_self
+
+
+def test_own_node_join_event_says_so() -> None:
+    model = Membership(self_name=B)
+    assert beat(model, 0.0, node=B, pid=7) == [NodeJoined(0.0, B, 7, True)]
+
+
+def test_cap_evicts_the_stalest_node_first() -> None:
+    model = Membership(max_nodes=3)
+    beats(model, [0.0, 5.0], node="x@1")
+    beats(model, [1.0, 6.0], node="y@1")
+    beats(model, [30.0, 35.0], node="z@1")
+    model.tick(40.0)  # x and y stale
+    events = beat(model, 40.0, node="w@1")
+    assert events == [NodeEvicted(40.0, "x@1", NodeState.STALE), NodeJoined(40.0, "w@1", 100)]
+    assert len(model) == 3
+    events = beat(model, 41.0, node="v@1")
+    assert events[0] == NodeEvicted(41.0, "y@1", NodeState.STALE)
+
+
+def test_cap_evicts_worst_state_before_longest_silence() -> None:
+    model = Membership(max_nodes=2)
+    beat(model, 0.0, node="old@1")  # heard first, but only new
+    beats(model, [1.0, 2.0, 3.0, 4.0], node="fast@1", pid=2)  # 1 s interval: late at 6
+    model.tick(6.0)
+    assert model.state("fast@1") is NodeState.LATE
+    assert model.state("old@1") is NodeState.NEW
+    assert beat(model, 6.0, node="n@1")[0] == NodeEvicted(6.0, "fast@1", NodeState.LATE)
+
+
+def test_cap_never_evicts_our_own_node() -> None:
+    model = Membership(max_nodes=2, self_name="me@1")
+    beat(model, 0.0, node="me@1")
+    beat(model, 1.0, node="x@1")
+    model.tick(100.0)
+    events = beat(model, 100.0, node="y@1")
+    assert events[0] == NodeEvicted(100.0, "x@1", NodeState.STALE)
+    assert "me@1" in model
+
+
+def test_cap_holds_under_a_flood_of_names() -> None:
+    model = Membership(max_nodes=50)
+    events = model.observe_many(Notification(f"n{i}@h", i, i * 0.01) for i in range(1000))
+    assert len(model) <= 50
+    joined = sum(isinstance(e, NodeJoined) for e in events)
+    evicted = sum(isinstance(e, NodeEvicted) for e in events)
+    assert joined - evicted == len(model)
+    assert "n999@h" in model
+
+
+# Junk
+
+
+def test_junk_is_an_event_with_reason_length_and_pid() -> None:
+    model = Membership()
+    assert beat(model, 0.0, node="[bold]", pid=9) == [JunkReceived(0.0, "[bold]", "no @", 6, 9)]
+    assert len(model) == 0
+    assert model.beats_total == 0
+
+
+def test_long_junk_keeps_a_bounded_preview_and_its_length() -> None:
+    model = Membership()
+    (event,) = beat(model, 0.0, node="x" * 7999)
+    assert isinstance(event, JunkReceived)
+    assert event.payload == "x" * JUNK_PREVIEW_CHARS
+    assert event.length == 7999
+    assert event.reason == "too long"
+
+
+def test_junk_is_rate_limited_and_counted() -> None:
+    model = Membership(junk_burst=3)
+    events: list[Event] = []
+    for i in range(5):
+        events += beat(model, i * 0.1, node=f"junk{i}")
+    events += beat(model, 0.5, node="")
+    assert kinds(events) == ["junk_received"] * 3
+    assert model.junk_counts == {"no @": 5, "empty": 1}
+    # The next window reports what the last one left out, then lets junk through again.
+    events = beat(model, 1.0, node="\x1b[2J")
+    assert events == [
+        JunkSuppressed(1.0, 3),
+        JunkReceived(1.0, "\x1b[2J", "control characters", 4, 100),
+    ]
+    assert model.junk_counts["control characters"] == 1
+
+
+def test_tick_reports_suppressed_junk_once_the_window_ends() -> None:
+    model = Membership(junk_burst=1)
+    for i in range(4):
+        beat(model, 0.0, node=f"junk{i}")
+    assert model.tick(0.5) == []
+    assert model.tick(1.0) == [JunkSuppressed(1.0, 3)]
+    assert model.tick(2.0) == []
+
+
+def test_junk_does_not_disturb_nodes() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    beat(model, 6.0, node="")
+    beat(model, 7.0, node="x" * 300)
+    assert model.view(A, 7.0).beats == 2
+    assert model.names() == [A]
+
+
+# Our own outage: freeze and resume
+
+
+def test_no_transitions_while_frozen_and_ages_stop() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.freeze(11.0)
+    assert model.frozen
+    assert model.tick(100.0) == []
+    assert model.state(A) is NodeState.ALIVE
+    assert model.age(A, 100.0) == 6.0
+    assert model.view(A, 100.0).age == 6.0
+
+
+def test_resume_continues_ages_from_where_they_stopped_after_a_grace() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.freeze(12.0)  # age 7: just under late
+    model.freeze(50.0)  # a second freeze does not move the start
+    model.resume(100.0)
+    assert not model.frozen
+    assert model.age(A, 100.0) == 7.0
+    # Grace: one late threshold (7.5 s) during which nobody gets worse.
+    assert model.tick(101.0) == []
+    assert model.tick(107.4) == []
+    assert changes(model.tick(107.6)) == [(NodeState.ALIVE, NodeState.LATE)]
+
+
+def test_an_outage_never_paints_the_cluster_stale() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0], node=A)
+    beats(model, [0.0, 5.0], node=B, pid=2)
+    model.freeze(6.0)
+    model.tick(3600.0)
+    model.resume(3600.0)
+    beat(model, 3601.0, node=A)
+    assert model.tick(3601.0) == []
+    assert model.counts() == {NodeState.ALIVE: 2}
+
+
+def test_a_node_heard_during_the_outage_ages_from_that_beat() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.freeze(6.0)
+    beat(model, 50.0, node=B, pid=2)
+    model.resume(60.0)
+    assert model.age(A, 60.0) == 1.0
+    assert model.age(B, 60.0) == 10.0
+
+
+def test_resume_without_freeze_does_nothing() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0])
+    model.resume(6.0)
+    assert changes(model.tick(13.0)) == [(NodeState.ALIVE, NodeState.LATE)]
+
+
+# Events as JSON
+
+
+def test_event_to_json_shape() -> None:
+    event = NodeStateChanged(1764163200.5, A, NodeState.ALIVE, NodeState.LATE, 7.6)
+    data = event.to_json()
+    assert list(data) == ["event", "at", "node", "previous", "state", "age"]
+    assert data == {
+        "event": "node_state_changed",
+        "at": "2025-11-26T13:20:00.500+00:00",
+        "node": A,
+        "previous": "alive",
+        "state": "late",
+        "age": 7.6,
+    }
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_event_to_json_turns_tuples_into_lists() -> None:
+    data = DuplicateNameDetected(0.0, A, (1, 2)).to_json()
+    assert data == {
+        "event": "duplicate_name",
+        "at": "1970-01-01T00:00:00.000+00:00",
+        "node": A,
+        "pids": [1, 2],
+    }
+    assert json.dumps(data)
+
+
+def test_every_membership_event_kind_is_distinct_and_snake_case() -> None:
+    from pgcluster_tui.core import events
+
+    kinds_seen = [
+        cls.kind
+        for cls in vars(events).values()
+        if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+    ]
+    assert len(kinds_seen) == len(set(kinds_seen))
+    assert all(k.replace("_", "").isalpha() and k.islower() for k in kinds_seen)
+
+
+# Invariants
+
+
+_step = st.one_of(
+    st.tuples(st.just("beat"), st.sampled_from([A, B, C]), st.sampled_from([1, 2, 3])),
+    st.tuples(st.just("tick"), st.none(), st.none()),
+    st.tuples(st.just("junk"), st.text(max_size=5), st.none()),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 20), _step), max_size=60))
+def test_states_only_worsen_on_tick_and_improve_only_on_beat(
+    steps: list[tuple[float, tuple[str, str | None, int | None]]],
+) -> None:
+    model = Membership(max_nodes=2)
+    now = 0.0
+    for gap, (action, payload, pid) in steps:
+        now += gap
+        before = {v.name: v.state.severity for v in model.views(now)}
+        if action == "tick":
+            events = model.tick(now)
+            after = {v.name: v.state.severity for v in model.views(now)}
+            assert set(after) == set(before)
+            assert all(after[n] >= before[n] for n in after)
+            for e in events:
+                if isinstance(e, NodeStateChanged):
+                    assert e.state.severity > e.previous.severity
+        else:
+            assert payload is not None
+            events = model.observe(Notification(payload, pid or 0, now))
+            for e in events:
+                if isinstance(e, NodeStateChanged):
+                    assert e.state is NodeState.ALIVE
+            if action == "beat":
+                assert model.state(payload) in (NodeState.NEW, NodeState.ALIVE)
+        assert len(model) <= 2
+        for view in model.views(now):
+            assert view.age >= 0.0
+            assert math.isfinite(view.phi)
+            assert view.interval >= MIN_INTERVAL
