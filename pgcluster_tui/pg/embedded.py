@@ -206,6 +206,7 @@ class EmbeddedServer:
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGCONT)
             process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout)
@@ -213,6 +214,16 @@ class EmbeddedServer:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             process.wait(5)
+
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster and every backend: a server that stops answering."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what freeze() stopped."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop the server and remove its directory; safe to call more than once."""
