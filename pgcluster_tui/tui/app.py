@@ -1,0 +1,581 @@
+"""The dashboard: the membership model fed by the channel worker, shown as widgets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label
+
+from pgcluster_tui.core.events import (
+    Connected,
+    Connecting,
+    Disconnected,
+    Event,
+    ListenerHealthy,
+    ListenerSilent,
+    NodeState,
+    Notification,
+    ProbeMeasured,
+    QueueUsageMeasured,
+    RetryScheduled,
+    SenderAttributed,
+    iso,
+)
+from pgcluster_tui.core.membership import Membership, NodeView
+from pgcluster_tui.core.protocol import ProtocolError
+from pgcluster_tui.demo import DemoCluster
+from pgcluster_tui.pg.errors import WorkerError
+from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
+from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.messages import ChannelClosed, FactsArrived
+from pgcluster_tui.tui.screens.announce import AnnounceScreen
+from pgcluster_tui.tui.screens.help import HelpScreen
+from pgcluster_tui.tui.widgets.event_log import EventLog
+from pgcluster_tui.tui.widgets.node_table import NodeTable
+from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Link, Status, StatusLine
+
+REFRESH_SECONDS = 0.25
+"""How often a pending table and status refresh is drawn: coalesces floods to 4 frames/s."""
+
+QUIT_GRACE = 1.2
+"""Seconds the worker and the demo get to stop on quit (the whole quit stays under 2 s)."""
+
+EXPORT_FIELDS = (
+    "name",
+    "state",
+    "is_self",
+    "age",
+    "beats",
+    "interval",
+    "interval_estimated",
+    "jitter",
+    "phi",
+    "duplicate",
+    "pids",
+    "senders",
+    "first_seen",
+    "last_beat",
+    "state_since",
+)
+
+
+class PgClusterApp(App[int]):
+    """Watch the cluster channel: who heartbeats, how fresh, who is junk; announce and forget."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "pgcluster-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "announce", "Announce", id="announce", tooltip="Send our node name now"),
+        Binding("A", "announce_as", "Announce as…", id="announce_as"),
+        Binding("f,delete", "forget", "Forget", id="forget"),
+        Binding("F", "forget_stale", "Forget stale", id="forget_stale"),
+        Binding("h", "toggle_heartbeat", "Heartbeat", id="heartbeat"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
+        Binding("s", "sort", "Sort", id="sort"),
+        Binding("S", "reverse", "Reverse", id="reverse"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("c", "clear_log", "Clear log", id="clear_log"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_now"),
+    ]
+
+    COMMANDS_HELP: ClassVar[dict[str, str]] = {
+        "announce": "Send our node name on the channel once, now",
+        "announce_as": "Send any valid node name once (every node will try to connect to it)",
+        "forget": "Remove the selected node until it beats again",
+        "forget_stale": "Remove every stale node",
+        "toggle_heartbeat": "Switch between observing and heartbeating as a peer",
+        "filter": "Show only nodes whose name or state matches",
+        "clear_filter": "Show every node again",
+        "sort": "Sort by the next column",
+        "reverse": "Reverse the sort order",
+        "pause": "Freeze the view (data keeps flowing in) or resume it",
+        "clear_log": "Remove every line from the event log",
+        "export": "Write the node table as JSON and CSV",
+        "help": "Show the keys and what each state means",
+    }
+
+    def __init__(
+        self,
+        settings: Settings,
+        conninfo: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        demo: int = 0,
+        embedded_dsn: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock = clock
+        self.demo_count = demo
+        self.embedded = embedded_dsn is not None
+        self.model = Membership(
+            settings.thresholds(), self_name=settings.node, max_nodes=settings.max_nodes
+        )
+        self.channel_worker = ChannelWorker(
+            WorkerConfig(
+                conninfo=conninfo,
+                channel=settings.channel,
+                node=settings.node,
+                interval=settings.interval,
+                heartbeat=settings.heartbeat,
+                probe_interval=settings.probe_interval,
+                reconnect_max=settings.reconnect_max,
+                connect_timeout=settings.connect_timeout,
+                application_name=settings.application_name,
+            ),
+            clock=clock,
+        )
+        self.demo = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
+        self.link = Link()
+        self.paused = False
+        self._dirty = True
+        self._abilities: tuple[object, ...] = ()
+        self._stopped = False
+        self._exports = 0
+
+    # Layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Horizontal(id="filter-bar"):
+            yield Label("Filter", id="filter-label")
+            yield Input(placeholder="words in the name, or a state: late, stale…", id="filter")
+        table = NodeTable(id="nodes")
+        table.border_title = "Nodes"
+        yield table
+        log = EventLog(self.settings.log_size, id="events")
+        log.border_title = "Events"
+        yield log
+        yield Footer()
+
+    @property
+    def table(self) -> NodeTable:
+        """The node table."""
+        return self.query_one("#nodes", NodeTable)
+
+    @property
+    def events_log(self) -> EventLog:
+        """The event log."""
+        return self.query_one("#events", EventLog)
+
+    def on_mount(self) -> None:
+        if self.settings.keys:
+            self.set_keymap(self.settings.keys)
+        self.table.focus()
+        self.set_interval(1.0, self._tick, name="ages")
+        self.set_interval(REFRESH_SECONDS, self._refresh_pending, name="refresh")
+        self.start_channel()
+        if self.demo is not None:
+            self.demo.start()
+        self._redraw()
+
+    def start_channel(self) -> None:
+        """Start the worker that listens on the channel."""
+        self._listen()
+
+    @work(exclusive=True, group="channel", exit_on_error=False)
+    async def _listen(self) -> None:
+        worker = self.channel_worker
+        worker.start()
+        error: str | None = None
+        try:
+            async for batch in worker.batches():
+                self.post_message(FactsArrived(batch))
+        except Exception as exc:  # the dashboard must say why data stopped, not die
+            error = f"{type(exc).__name__}: {exc}"
+        self.post_message(ChannelClosed(error))
+
+    # Facts from the worker
+
+    def on_facts_arrived(self, message: FactsArrived) -> None:
+        model = self.model
+        logged: list[Event] = []
+        run: list[Notification] = []
+        for fact in message.facts:
+            if isinstance(fact, Notification):
+                run.append(fact)
+                continue
+            if run:
+                logged += model.observe_many(run)
+                run = []
+            logged += self._apply(fact)
+        if run:
+            logged += model.observe_many(run)
+        self.events_log.add(logged)
+        self._dirty = True
+
+    def _apply(self, fact: Event) -> list[Event]:
+        """Update the link state from a worker event; return what the log should show."""
+        link = self.link
+        match fact:
+            case Connecting(target=target, attempt=attempt):
+                link.phase, link.target, link.attempt = "connecting", target, attempt
+                return [fact] if attempt == 1 else []
+            case Connected():
+                if link.connected_before:
+                    link.reconnects += 1
+                link.connected_before = True
+                link.phase, link.target = "connected", fact.target
+                link.server_version, link.user = fact.server_version, fact.user
+                link.reason, link.retry_at, link.listener_silent = "", None, False
+                self.model.resume(fact.at)
+            case Disconnected(reason=reason):
+                link.phase = "stopped" if self.channel_worker.stopping else "disconnected"
+                link.reason, link.rtt_ms = reason, None
+                self.model.freeze(fact.at)
+            case RetryScheduled(delay=delay, attempt=attempt):
+                link.retry_at, link.attempt = fact.at + delay, attempt
+                return []
+            case ProbeMeasured(rtt_ms=rtt):
+                link.rtt_ms = rtt
+                return []
+            case ListenerSilent():
+                link.listener_silent = True
+            case ListenerHealthy(rtt_ms=rtt):
+                link.listener_silent, link.rtt_ms = False, rtt
+            case QueueUsageMeasured(usage=usage):
+                was = link.queue_usage or 0.0
+                link.queue_usage = usage
+                if usage > QUEUE_LOUD >= was:
+                    self.notify(
+                        f"The server's notification queue is {usage:.1%} full: a listener "
+                        "somewhere is not reading. When it fills, every NOTIFY fails.",
+                        title="Notification queue",
+                        severity="warning",
+                        markup=False,
+                    )
+                return []
+            case SenderAttributed():
+                self.model.attribute(fact)
+                return []
+        return [fact]
+
+    def on_channel_closed(self, message: ChannelClosed) -> None:
+        if message.error is not None:
+            self.link.phase, self.link.reason = "disconnected", message.error
+            self.events_log.note(self.clock(), f"the channel worker failed: {message.error}")
+        else:
+            self.link.phase = "stopped"
+        self._dirty = True
+
+    # Drawing
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self.events_log.add(self.model.tick(now))
+        self._redraw(now)
+
+    def _refresh_pending(self) -> None:
+        if self._dirty:
+            self._redraw()
+
+    def _redraw(self, now: float | None = None, *, force: bool = False) -> None:
+        now = self.clock() if now is None else now
+        self._dirty = False
+        table = self.table
+        if force or not self.paused:
+            table.sync(self.model.views(now), self.model.sender)
+        worker = self.channel_worker
+        self.query_one("#status", StatusLine).show(
+            Status(
+                link=self.link,
+                channel=self.settings.channel,
+                node=self.settings.node,
+                heartbeat=worker.heartbeat,
+                next_beat_at=worker.next_beat_at,
+                now=now,
+                counts=self.model.counts(),
+                paused=self.paused,
+                filter_text=self.query_one("#filter", Input).value,
+                sort_label=table.sort_by,
+                reverse=table.reverse,
+                embedded=self.embedded,
+            )
+        )
+        self._refresh_abilities()
+
+    def _refresh_abilities(self) -> None:
+        abilities = (
+            self.link.phase,
+            self.table.selected_name is not None,
+            self.model.counts()[NodeState.STALE] > 0,
+            bool(self.table.filter_words) or self._filter_shown(),
+            self.paused,
+        )
+        if abilities != self._abilities:
+            self._abilities = abilities
+            self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#nodes")
+    def _selection_moved(self) -> None:
+        self._refresh_abilities()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("announce", "announce_as"):
+            return True if self.link.phase == "connected" else None
+        if action == "forget":
+            return True if self.table.selected_name is not None else None
+        if action == "forget_stale":
+            return True if self.model.counts()[NodeState.STALE] else None
+        if action == "clear_filter":
+            return bool(self.table.filter_words) or self._filter_shown()
+        return True
+
+    # Actions
+
+    def action_announce(self) -> None:
+        """Send our node name once."""
+        self._announce(None)
+
+    def action_announce_as(self) -> None:
+        """Ask for a name, then send it once."""
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self._announce(name)
+
+        self.push_screen(AnnounceScreen(self.settings.channel, self.settings.node), chosen)
+
+    @work(group="announce", exit_on_error=False)
+    async def _announce(self, name: str | None) -> None:
+        try:
+            sent = await self.channel_worker.announce(name)
+        except (WorkerError, ProtocolError) as exc:
+            self.notify(str(exc), title="Not announced", severity="error", markup=False)
+            return
+        self.notify(f"Announced {sent}", markup=False)
+
+    def action_forget(self) -> None:
+        """Forget the selected node until it beats again."""
+        name = self.table.selected_name
+        if name is not None:
+            self.events_log.add(self.model.forget(name, self.clock()))
+            self._redraw_now()
+
+    def action_forget_stale(self) -> None:
+        """Forget every stale node."""
+        forgotten = self.model.forget_stale(self.clock())
+        self.events_log.add(forgotten)
+        self.notify(f"Forgot {len(forgotten)} stale node(s)", markup=False)
+        self._redraw_now()
+
+    def action_toggle_heartbeat(self) -> None:
+        """Switch between observing and heartbeating."""
+        worker = self.channel_worker
+        worker.set_heartbeat(not worker.heartbeat)
+        mode = "heartbeating every" if worker.heartbeat else "observing; was heartbeating every"
+        self.events_log.note(self.clock(), f"{mode} {self.settings.interval:g}s")
+        self._dirty = True
+
+    def action_filter(self) -> None:
+        """Show the filter field and focus it."""
+        self.query_one("#filter-bar").add_class("-shown")
+        self.query_one("#filter", Input).focus()
+        self._refresh_abilities()
+
+    def action_clear_filter(self) -> None:
+        """Clear and hide the filter."""
+        field = self.query_one("#filter", Input)
+        field.value = ""
+        self.query_one("#filter-bar").remove_class("-shown")
+        self.table.set_filter("")
+        self.table.focus()
+        self._redraw_now()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._redraw_now()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    def _filter_shown(self) -> bool:
+        return self.query_one("#filter-bar").has_class("-shown")
+
+    def action_sort(self) -> None:
+        """Sort by the next column."""
+        self.table.next_sort()
+        self._redraw_now()
+
+    def action_reverse(self) -> None:
+        """Reverse the sort order."""
+        self.table.reverse = not self.table.reverse
+        self._redraw_now()
+
+    def action_pause(self) -> None:
+        """Freeze or resume the view; the model keeps taking data."""
+        self.paused = not self.paused
+        self.events_log.hold(self.paused)
+        self._redraw()
+
+    def action_clear_log(self) -> None:
+        """Clear the event log."""
+        self.events_log.clear()
+
+    def action_export(self) -> None:
+        """Write the table as shown to JSON and CSV in the export directory."""
+        try:
+            paths = self.export(self.settings.export_dir)
+        except OSError as exc:
+            self.notify(str(exc), title="Export failed", severity="error", markup=False)
+            return
+        shown = ", ".join(str(p) for p in paths)
+        self.notify(f"Exported {len(self.table.shown)} nodes to {shown}", markup=False)
+
+    def action_help(self) -> None:
+        """Show the keys and the states."""
+        self.push_screen(HelpScreen(self.key_help(), self.settings.thresholds()))
+
+    async def action_quit(self) -> None:
+        """Stop the worker and the demo (bounded), then exit."""
+        await self.shutdown()
+        self.exit(0)
+
+    def _redraw_now(self) -> None:
+        # A user action redraws the table at once, even while paused, so the key visibly acts.
+        self._redraw(force=True)
+
+    # Export
+
+    def export_rows(self) -> list[dict[str, Any]]:
+        """The table as shown (filter and order), one dict per node."""
+        return [self._row(view) for view in self.table.shown]
+
+    def _row(self, v: NodeView) -> dict[str, Any]:
+        senders = []
+        for pid in v.pids:
+            who = self.model.sender(pid)
+            senders.append(
+                {
+                    "pid": pid,
+                    "client_addr": who.client_addr if who else "",
+                    "application_name": who.application_name if who else "",
+                }
+            )
+        return {
+            "name": v.name,
+            "state": v.state.value,
+            "is_self": v.is_self,
+            "age": round(v.age, 3),
+            "beats": v.beats,
+            "interval": round(v.interval, 3),
+            "interval_estimated": v.interval_estimated,
+            "jitter": round(v.jitter, 3),
+            "phi": round(v.phi, 3),
+            "duplicate": v.duplicate,
+            "pids": list(v.pids),
+            "senders": senders,
+            "first_seen": iso(v.first_seen),
+            "last_beat": iso(v.last_beat),
+            "state_since": iso(v.state_since),
+        }
+
+    def export(self, directory: Path) -> tuple[Path, Path]:
+        """Write the shown table as `pgcluster-nodes-<time>.json` and `.csv`; return both."""
+        rows = self.export_rows()
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
+        base = directory / f"pgcluster-nodes-{stamp}"
+        suffix = 1
+        while base.with_suffix(".json").exists() or base.with_suffix(".csv").exists():
+            suffix += 1
+            base = directory / f"pgcluster-nodes-{stamp}-{suffix}"
+        json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
+        document = {
+            "exported_at": iso(self.clock()),
+            "channel": self.settings.channel,
+            "node": self.settings.node,
+            "nodes": rows,
+        }
+        json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        with csv_path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+            writer.writeheader()
+            for row in rows:
+                flat = dict(row)
+                flat["pids"] = " ".join(str(p) for p in row["pids"])
+                flat["senders"] = " ".join(
+                    f"{s['pid']}:{s['client_addr']}:{s['application_name']}" for s in row["senders"]
+                )
+                writer.writerow(flat)
+        return json_path, csv_path
+
+    # Keys, help and the command palette
+
+    def _dashboard_bindings(self) -> Iterable[Binding]:
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id != "quit_now":
+                yield binding
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(keys as bound now, description) for every dashboard key."""
+        remaps = self.settings.keys
+        out: list[tuple[str, str]] = []
+        for binding in self._dashboard_bindings():
+            keys = remaps.get(binding.id or "", binding.key)
+            shown = ", ".join(
+                self.get_key_display(dataclasses.replace(binding, key=key.strip()))
+                for key in keys.split(",")
+            )
+            if binding.id == "quit":
+                shown += ", ctrl+c"
+            out.append((shown, self.COMMANDS_HELP.get(binding.action, binding.description)))
+        return out
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self._dashboard_bindings():
+            if binding.action == "quit" or self.check_action(binding.action, ()) is not True:
+                continue
+            yield SystemCommand(
+                binding.description,
+                self.COMMANDS_HELP.get(binding.action, binding.description),
+                partial(self.run_action, binding.action),
+            )
+
+    # Shutdown
+
+    async def shutdown(self) -> None:
+        """Stop the demo peers and the worker, within about QUIT_GRACE seconds."""
+        if self._stopped:
+            return
+        self._stopped = True
+        stops = [self.channel_worker.stop(grace=QUIT_GRACE - 0.4)]
+        if self.demo is not None:
+            stops.append(self.demo.stop(grace=QUIT_GRACE - 0.4))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*stops), timeout=QUIT_GRACE)
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
+
+def run_dashboard(
+    settings: Settings, conninfo: str, demo: int = 0, embedded_dsn: str | None = None
+) -> int:
+    """Run the dashboard until the user quits; return the exit code."""
+    app = PgClusterApp(settings, conninfo, demo=demo, embedded_dsn=embedded_dsn)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,23 @@
+"""Messages the channel worker posts to the app: past-tense facts, one per batch."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from pgcluster_tui.pg.worker import Fact
+
+
+class FactsArrived(Message):
+    """The worker delivered a batch of notifications and events, in arrival order."""
+
+    def __init__(self, facts: list[Fact]) -> None:
+        super().__init__()
+        self.facts = facts
+
+
+class ChannelClosed(Message):
+    """The worker's stream ended (it was stopped, or it failed with `error`)."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__()
+        self.error = error

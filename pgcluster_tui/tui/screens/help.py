@@ -1,0 +1,70 @@
+"""The help screen: the keys as currently bound, and what each node state means."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.core.membership import Thresholds
+from pgcluster_tui.tui.widgets.node_table import GLYPHS
+
+
+def state_meanings(t: Thresholds) -> list[tuple[NodeState, str]]:
+    """One sentence per state, with the configured thresholds."""
+    return [
+        (NodeState.NEW, "heard once; its interval is not known yet"),
+        (NodeState.ALIVE, f"heartbeat within {t.late:g} of its intervals"),
+        (NodeState.LATE, f"silent for over {t.late:g} intervals"),
+        (NodeState.SUSPECT, f"silent for over {t.suspect:g} intervals"),
+        (NodeState.STALE, f"silent for over {t.stale:g} intervals: probably gone"),
+    ]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and states; any of escape, ? or q closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close", id="help_close"),
+    ]
+
+    def __init__(self, keys: Sequence[tuple[str, str]], thresholds: Thresholds) -> None:
+        super().__init__()
+        self.keys = keys
+        self.thresholds = thresholds
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        for key, description in self.keys:
+            keys.add_row(Text(key), Text(description))
+        states = Table.grid(padding=(0, 2))
+        states.add_column(no_wrap=True)
+        states.add_column()
+        for state, meaning in state_meanings(self.thresholds):
+            states.add_row(Text(f"{GLYPHS[state]} {state.value}"), Text(meaning))
+        intro = Text(
+            "An interval is each node's own mean gap between heartbeats, learned from its "
+            f"beats ({self.thresholds.interval:g}s assumed until then). φ is the "
+            "phi-accrual suspicion: above 8 a node is very probably gone.",
+        )
+        with VerticalScroll(id="help-dialog"):
+            yield Static(Text("Keys", style="bold"), classes="help-heading")
+            yield Static(keys)
+            yield Static(Text("Node states", style="bold"), classes="help-heading")
+            yield Static(states)
+            yield Static(intro, id="help-intro")
+            yield Static(Text("escape, ? or q closes this screen", style="dim"), id="help-foot")
+
+    def action_close(self) -> None:
+        """Close the help screen."""
+        self.dismiss(None)

@@ -1,0 +1,170 @@
+"""The event log: bounded, timestamped, coloured by kind, following the newest line."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import RichLog
+
+from pgcluster_tui.core.events import (
+    Connected,
+    Connecting,
+    Disconnected,
+    DuplicateNameCleared,
+    DuplicateNameDetected,
+    Event,
+    HeartbeatSent,
+    JunkReceived,
+    JunkSuppressed,
+    ListenerHealthy,
+    ListenerSilent,
+    NodeEvicted,
+    NodeForgotten,
+    NodeJoined,
+    NodeRecovered,
+    NodeReincarnated,
+    NodeState,
+    NodeStateChanged,
+    RetryScheduled,
+    SendFailed,
+)
+from pgcluster_tui.tui.text import literal
+from pgcluster_tui.tui.widgets.node_table import clock_time, format_age
+
+JUNK_SHOWN_CHARS = 120
+"""How much of a junk payload one log line shows."""
+
+
+def describe(event: Event) -> tuple[str, str] | None:
+    """The log kind and line for an event, or None for events the log does not show."""
+    match event:
+        case NodeJoined(node=node, pid=pid, is_self=is_self):
+            us = " (us)" if is_self else ""
+            return "joined", f"joined     {literal(node)}{us} from pid {pid}"
+        case NodeStateChanged(node=node, state=NodeState.ALIVE, age=age):
+            return "recovered", f"alive      {literal(node)} after {format_age(age)}"
+        case NodeStateChanged(node=node, state=state, age=age):
+            return state.value, f"{state.value:<10} {literal(node)} silent for {format_age(age)}"
+        case NodeRecovered(node=node, pid=pid, silent_for=silent):
+            return "recovered", f"recovered  {literal(node)} pid {pid} after {format_age(silent)}"
+        case NodeReincarnated(node=node, pid=pid, previous_pid=previous):
+            return "incarnation", f"restarted  {literal(node)}: new backend pid {previous} → {pid}"
+        case DuplicateNameDetected(node=node, pids=pids):
+            senders = ", ".join(str(p) for p in pids)
+            return "duplicate", f"duplicate  {literal(node)} is sent by pids {senders}"
+        case DuplicateNameCleared(node=node, pid=pid):
+            return "recovered", f"unique     {literal(node)} only pid {pid} is left"
+        case NodeForgotten(node=node):
+            return "forgotten", f"forgotten  {literal(node)}"
+        case NodeEvicted(node=node, state=state):
+            return "forgotten", f"evicted    {literal(node)} ({state.value}) over the node cap"
+        case JunkReceived(payload=payload, reason=reason, length=length, pid=pid):
+            shown = literal(payload[:JUNK_SHOWN_CHARS])
+            more = "…" if length > JUNK_SHOWN_CHARS else ""
+            return "junk", f"junk       pid {pid} sent {length} chars ({reason}): {shown}{more}"
+        case JunkSuppressed(count=count):
+            return "junk", f"junk       {count} more junk payloads not shown"
+        case Connecting(target=target, attempt=attempt):
+            return "connection", f"connecting to {literal(target)} (attempt {attempt})"
+        case Connected(target=target, server_version=version):
+            return "connection", f"connected  {literal(target)}, PostgreSQL {literal(version)}"
+        case Disconnected(reason=reason):
+            return "problem", f"disconnected: {literal(reason)}"
+        case RetryScheduled(delay=delay, attempt=attempt):
+            return "connection", f"retry      in {delay:.1f}s (attempt {attempt})"
+        case HeartbeatSent(node=node, manual=True):
+            return "connection", f"announced  {literal(node)}"
+        case SendFailed(node=node, reason=reason):
+            return "problem", f"send failed for {literal(node)}: {literal(reason)}"
+        case ListenerSilent(silent_for=silent):
+            return "problem", (
+                f"listener silent for {format_age(silent)}: our probes do not come back "
+                "(a transaction-mode pooler or a hot standby?)"
+            )
+        case ListenerHealthy(rtt_ms=rtt):
+            return "recovered", f"listener receives again (probe {rtt:.1f} ms)"
+    return None
+
+
+class EventLog(RichLog):
+    """What happened on the channel; follows the newest line unless scrolled up."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "event-log--time",
+        "event-log--joined",
+        "event-log--late",
+        "event-log--suspect",
+        "event-log--stale",
+        "event-log--recovered",
+        "event-log--forgotten",
+        "event-log--duplicate",
+        "event-log--incarnation",
+        "event-log--junk",
+        "event-log--connection",
+        "event-log--problem",
+        "event-log--note",
+    }
+
+    def __init__(self, size: int, *, id: str | None = None) -> None:
+        super().__init__(id=id, max_lines=size, wrap=False, markup=False, auto_scroll=False)
+        self.capacity = size
+        self.paused = False
+        self._held: deque[Text] = deque(maxlen=size)
+
+    def line(self, event: Event) -> Text | None:
+        """Render one event as a log line, or None if the log does not show it."""
+        described = describe(event)
+        if described is None:
+            return None
+        kind, message = described
+        text = Text(no_wrap=True)
+        text.append(clock_time(event.at), style=self._style("time"))
+        text.append(" ")
+        text.append(message, style=self._style(kind))
+        return text
+
+    def note(self, at: float, message: str) -> None:
+        """Log a line of our own (an action the user took)."""
+        text = Text(no_wrap=True)
+        text.append(clock_time(at), style=self._style("time"))
+        text.append(" ")
+        text.append(literal(message), style=self._style("note"))
+        self._write([text])
+
+    def add(self, events: Iterable[Event]) -> None:
+        """Log the events the log shows, keeping at most `size` lines."""
+        lines = [line for line in map(self.line, events) if line is not None]
+        self._write(lines[-self.capacity :])
+
+    def hold(self, paused: bool) -> None:
+        """Pause (hold new lines back) or resume (write what was held)."""
+        self.paused = paused
+        if not paused and self._held:
+            held = list(self._held)
+            self._held.clear()
+            self._write(held)
+
+    def clear(self) -> EventLog:
+        """Remove every line, held ones too."""
+        self._held.clear()
+        super().clear()
+        return self
+
+    def _write(self, lines: list[Text]) -> None:
+        if not lines:
+            return
+        if self.paused:
+            self._held.extend(lines)
+            return
+        follow = self.is_vertical_scroll_end
+        for text in lines:
+            self.write(text, scroll_end=False)
+        if follow:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _style(self, kind: str) -> Style:
+        return self.get_component_rich_style(f"event-log--{kind}", partial=True)

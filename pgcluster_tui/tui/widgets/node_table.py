@@ -1,0 +1,239 @@
+"""The node table: one row per node name, updated as a diff, selection kept across sorts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from pgcluster_tui.core.events import NodeState, SenderAttributed
+from pgcluster_tui.core.membership import NodeView
+from pgcluster_tui.tui.text import literal, plain
+
+GLYPHS = {
+    NodeState.NEW: "◇",
+    NodeState.ALIVE: "●",
+    NodeState.LATE: "◔",
+    NodeState.SUSPECT: "◑",
+    NodeState.STALE: "✕",
+}
+"""A glyph per state, so state never rests on colour alone."""
+
+BAR_CELLS = 8
+
+SenderLookup = Callable[[int], SenderAttributed | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder:
+    """One way to order the table: a label and a key over node views."""
+
+    label: str
+    key: Callable[[NodeView], tuple[object, ...]]
+
+
+SORTS: dict[str, SortOrder] = {
+    "state": SortOrder("state", lambda v: (-v.state.severity, v.name)),
+    "name": SortOrder("name", lambda v: (v.name,)),
+    "age": SortOrder("age", lambda v: (-v.age, v.name)),
+    "beats": SortOrder("beats", lambda v: (-v.beats, v.name)),
+    "interval": SortOrder("interval", lambda v: (-v.interval, v.name)),
+    "first": SortOrder("first seen", lambda v: (v.first_seen, v.name)),
+    "since": SortOrder("state since", lambda v: (v.state_since, v.name)),
+}
+"""Sort orders in the order `s` cycles through them; each puts the notable rows first."""
+
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("self", "", 1),
+    ("state", "State", 9),
+    ("name", "Node", 26),
+    ("age", "Heartbeat age", 16),
+    ("beats", "Beats", 6),
+    ("interval", "Interval ±jitter", 14),
+    ("phi", "φ", 5),
+    ("dup", "Dup", 3),
+    ("senders", "Sender pid / client / app", 30),
+    ("first", "First seen", 10),
+    ("since", "State since", 11),
+)
+"""Column key, header and width."""
+
+
+def format_age(seconds: float) -> str:
+    """A short age: 4.2s, 3m05s, 2h10m, 3d04h."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def clock_time(epoch: float) -> str:
+    """Local wall-clock time of day, HH:MM:SS."""
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def matches(view: NodeView, words: Sequence[str]) -> bool:
+    """Whether every filter word is in the node name or starts the state's name."""
+    name = view.name.lower()
+    return all(word in name or view.state.value.startswith(word) for word in words)
+
+
+class NodeTable(DataTable[Text]):
+    """Nodes on the channel, worst first; rows keyed by node name."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "node-table--new",
+        "node-table--alive",
+        "node-table--late",
+        "node-table--suspect",
+        "node-table--stale",
+        "node-table--self",
+        "node-table--duplicate",
+        "node-table--bar-empty",
+        "node-table--dim",
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.sort_by = "state"
+        self.reverse = False
+        self.filter_words: tuple[str, ...] = ()
+        self._signatures: dict[str, dict[str, tuple[str, str]]] = {}
+        self._name_cells: dict[str, Text] = {}
+        self.shown: list[NodeView] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(Text(label, no_wrap=True), width=width, key=key)
+
+    # State
+
+    @property
+    def selected_name(self) -> str | None:
+        """The node under the cursor, if any."""
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    def set_filter(self, text: str) -> None:
+        """Show only nodes whose name holds, or whose state starts with, every word."""
+        self.filter_words = tuple(text.lower().split())
+
+    def next_sort(self) -> str:
+        """Move to the next sort order; return its label."""
+        keys = list(SORTS)
+        self.sort_by = keys[(keys.index(self.sort_by) + 1) % len(keys)]
+        self.reverse = False
+        return SORTS[self.sort_by].label
+
+    # Update
+
+    def sync(self, views: Sequence[NodeView], senders: SenderLookup) -> None:
+        """Make the table show `views` (filtered and sorted) by adding, updating and removing."""
+        selected = self.selected_name
+        words = self.filter_words
+        wanted = [v for v in views if matches(v, words)] if words else list(views)
+        wanted.sort(key=SORTS[self.sort_by].key, reverse=self.reverse)
+        self.shown = wanted
+        names = {v.name for v in wanted}
+        with self.app.batch_update():
+            for name in [n for n in self._signatures if n not in names]:
+                self.remove_row(name)
+                del self._signatures[name]
+                del self._name_cells[name]
+            for view in wanted:
+                self._put(view, senders)
+            order = [v.name for v in wanted]
+            if [row.key.value for row in self.ordered_rows] != order:
+                rank = {id(self._name_cells[name]): i for i, name in enumerate(order)}
+                self.sort("name", key=lambda cell: rank[id(cell)])
+            if selected is not None and selected in names:
+                index = self.get_row_index(selected)
+                if index != self.cursor_row:
+                    self.move_cursor(row=index, animate=False)
+
+    def _put(self, view: NodeView, senders: SenderLookup) -> None:
+        cells = self._cells(view, senders)
+        old = self._signatures.get(view.name)
+        signature = {key: (cell.plain, str(cell.style)) for key, cell in cells.items()}
+        if old is None:
+            self.add_row(*cells.values(), key=view.name)
+        else:
+            for key, cell in cells.items():
+                if old[key] != signature[key]:
+                    self.update_cell(view.name, key, cell)
+        if old is None or old["name"] != signature["name"]:
+            self._name_cells[view.name] = cells["name"]
+        self._signatures[view.name] = signature
+
+    # Cells
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"node-table--{name}", partial=True)
+
+    def _cells(self, v: NodeView, senders: SenderLookup) -> dict[str, Text]:
+        state_style = self._style(v.state.value)
+        dim = self._style("dim")
+        name = plain(v.name, style=self._style("self") if v.is_self else Style())
+        interval = Text(f"{v.interval:.1f}s", no_wrap=True)
+        if v.interval_estimated:
+            interval.append(f" ±{v.jitter:.2f}", style=dim)
+        else:
+            interval.append(" assumed", style=dim)
+        return {
+            "self": Text("★" if v.is_self else "", style=self._style("self")),
+            "state": Text(f"{GLYPHS[v.state]} {v.state.value}", style=state_style),
+            "name": name,
+            "age": self._age_bar(v),
+            "beats": Text(str(v.beats), justify="right"),
+            "interval": interval,
+            "phi": Text(f"{min(v.phi, 99.9):.1f}", justify="right"),
+            "dup": Text("DUP", style=self._style("duplicate")) if v.duplicate else Text(""),
+            "senders": self._senders(v.pids, senders),
+            "first": Text(clock_time(v.first_seen), style=dim),
+            "since": Text(clock_time(v.state_since), style=dim),
+        }
+
+    def _age_bar(self, v: NodeView) -> Text:
+        if v.age > v.stale_after:
+            zone = NodeState.STALE
+        elif v.age > v.suspect_after:
+            zone = NodeState.SUSPECT
+        elif v.age > v.late_after:
+            zone = NodeState.LATE
+        else:
+            zone = NodeState.ALIVE
+        filled = min(BAR_CELLS, round(v.age / v.stale_after * BAR_CELLS)) if v.stale_after else 0
+        bar = Text(no_wrap=True)
+        bar.append("█" * filled, style=Style(color=self._style(zone.value).color))
+        bar.append("░" * (BAR_CELLS - filled), style=self._style("bar-empty"))
+        bar.append(f" {format_age(v.age):>6}")
+        return bar
+
+    def _senders(self, pids: Sequence[int], senders: SenderLookup) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, pid in enumerate(pids):
+            if i:
+                text.append(", ")
+            text.append(str(pid))
+            who = senders(pid)
+            if who is not None:
+                detail = " ".join(part for part in (who.client_addr, who.application_name) if part)
+                if detail:
+                    text.append(f" {literal(detail)}", style=self._style("dim"))
+        return text

@@ -1,0 +1,155 @@
+"""The status line: connection, channel, our node and mode, counts, probe and queue health."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.tui.text import literal
+from pgcluster_tui.tui.widgets.node_table import GLYPHS
+
+QUEUE_LOUD = 0.05
+"""Queue usage above which the status line shouts: a stuck listener is filling it."""
+
+Phase = Literal["connecting", "connected", "disconnected", "stopped"]
+
+
+@dataclass(slots=True)
+class Link:
+    """What we know about our own connection, assembled from the worker's events."""
+
+    phase: Phase = "connecting"
+    target: str = ""
+    server_version: str = ""
+    user: str = ""
+    reason: str = ""
+    attempt: int = 0
+    retry_at: float | None = None
+    rtt_ms: float | None = None
+    listener_silent: bool = False
+    queue_usage: float | None = None
+    reconnects: int = 0
+    connected_before: bool = False
+
+
+@dataclass(slots=True)
+class Status:
+    """Everything the status line shows, at one instant."""
+
+    link: Link
+    channel: str
+    node: str
+    heartbeat: bool
+    next_beat_at: float | None
+    now: float
+    counts: Counter[NodeState] = field(default_factory=Counter)
+    paused: bool = False
+    filter_text: str = ""
+    sort_label: str = "state"
+    reverse: bool = False
+    embedded: bool = False
+
+
+def countdown(at: float, now: float) -> str:
+    """Whole seconds until `at`, never below zero."""
+    return f"{max(0, math.ceil(at - now - 1e-9))}s"
+
+
+class StatusLine(Static):
+    """Two lines at the top: where we are connected and how the channel is doing."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-line--ok",
+        "status-line--warn",
+        "status-line--bad",
+        "status-line--dim",
+        "status-line--badge",
+        "status-line--new",
+        "status-line--alive",
+        "status-line--late",
+        "status-line--suspect",
+        "status-line--stale",
+    }
+
+    def show(self, status: Status) -> None:
+        """Redraw from a status snapshot."""
+        self.update(self.render_status(status))
+
+    def render_status(self, s: Status) -> Text:
+        """Build the two lines; every outside string goes in literally."""
+        ok, warn, bad, dim = (self._style(n) for n in ("ok", "warn", "bad", "dim"))
+        link = s.link
+        text = Text(no_wrap=True, overflow="ellipsis")
+        where = literal(link.target) or "the database"
+        if s.embedded:
+            where += " (embedded)"
+        if link.phase == "connected":
+            text.append("● connected ", style=ok)
+            text.append(where)
+            if link.server_version:
+                text.append(f" · PostgreSQL {literal(link.server_version)}", style=dim)
+        elif link.phase == "connecting":
+            text.append("◌ connecting ", style=warn)
+            text.append(where)
+            if link.attempt > 1:
+                text.append(f" (attempt {link.attempt})", style=dim)
+        elif link.phase == "stopped":
+            text.append("○ stopped", style=dim)
+        else:
+            text.append("✕ disconnected ", style=bad)
+            text.append(where)
+            if link.reason:
+                text.append(f": {literal(link.reason)}", style=bad)
+            if link.retry_at is not None:
+                text.append(f" · retry in {countdown(link.retry_at, s.now)}", style=warn)
+                text.append(f" (attempt {link.attempt})", style=dim)
+        text.append(" · channel ", style=dim)
+        text.append(literal(s.channel))
+        text.append("\n")
+        text.append("node ", style=dim)
+        text.append(literal(s.node))
+        if s.heartbeat:
+            text.append(" heartbeating", style=ok)
+            if s.next_beat_at is not None and link.phase == "connected":
+                text.append(f", next beat in {countdown(s.next_beat_at, s.now)}")
+        else:
+            text.append(" observing", style=dim)
+        text.append(" │ ", style=dim)
+        total = sum(s.counts.values())
+        text.append(f"{total} node{'' if total == 1 else 's'}")
+        for state in NodeState:
+            if s.counts[state]:
+                text.append(" ")
+                text.append(f"{GLYPHS[state]}{s.counts[state]} {state.value}", self._style(state))
+        text.append(" │ ", style=dim)
+        if link.listener_silent:
+            text.append("probe LOST", style=bad)
+        elif link.rtt_ms is not None:
+            text.append(f"probe {link.rtt_ms:.1f}ms")
+        else:
+            text.append("probe –", style=dim)
+        text.append(f" · reconnects {link.reconnects}", style=bad if link.reconnects else "")
+        if link.queue_usage is not None:
+            if link.queue_usage > QUEUE_LOUD:
+                text.append(f" · QUEUE {link.queue_usage:.1%} FULL", style=bad)
+            else:
+                text.append(f" · queue {link.queue_usage:.1%}", style=dim)
+        arrow = "↑" if s.reverse else "↓"
+        text.append(f" · sort {s.sort_label} {arrow}", style=dim)
+        if s.filter_text:
+            text.append(" · filter ", style=dim)
+            text.append(literal(s.filter_text), style=warn)
+        if s.paused:
+            text.append(" ")
+            text.append(" PAUSED ", style=self._style("badge"))
+        return text
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"status-line--{name}", partial=True)
