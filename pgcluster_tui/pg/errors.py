@@ -8,6 +8,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 _SPACE = re.compile(r"\s+")
+_URI_USERINFO = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://([^@/?#]*)@")
+_KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']+)")
 
 
 class WorkerError(Exception):
@@ -59,6 +61,16 @@ class Redactor:
             password = None
         if password:
             secrets.add(str(password))
+        # libpq quotes pieces of a string it cannot parse (or their raw, encoded form),
+        # so find the password by its syntax as well.
+        uri = _URI_USERINFO.match(conninfo)
+        if uri and ":" in uri.group(1):
+            secrets.add(uri.group(1).split(":", 1)[1])
+        for match in _KEYWORD_PASSWORD.finditer(conninfo):
+            value = match.group(1)
+            secrets.add(value)
+            if value.startswith("'"):
+                secrets.add(value.strip("'").replace("\\'", "'").replace("\\\\", "\\"))
         self._secrets = sorted((s for s in secrets if s), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

@@ -147,6 +147,9 @@ class ChannelWorker:
         self._sender: psycopg.AsyncConnection[Any] | None = None
         self._listener: psycopg.AsyncConnection[Any] | None = None
         self._lookup = SenderLookup()
+        self._probe_sent: dict[str, float] = {}
+        self._probe_last_ok = time.monotonic()
+        self._probe_silent = False
         self.probe_channel = f"pgcluster_tui_probe_{secrets.token_hex(8)}"
         self.connected = False
         self.reconnects = 0
@@ -173,6 +176,8 @@ class ChannelWorker:
         """Start connecting in the background."""
         if self._supervisor is None:
             self._supervisor = asyncio.create_task(self._supervise(), name="pgcluster-worker")
+            # Wake batches() when the supervisor ends, or it would wait forever for more.
+            self._supervisor.add_done_callback(lambda _: self._ready.set())
 
     async def stop(self, grace: float = 1.5) -> None:
         """Stop cooperatively; never waits longer than about `grace` seconds."""
@@ -232,7 +237,10 @@ class ChannelWorker:
         payload = validate_node_name(name if name is not None else self.config.node)
         if self._sender is None or not self.connected:
             raise WorkerError("not connected")
-        await self._notify(payload, manual=True)
+        try:
+            await self._notify(payload, manual=True)
+        except ConnectionLost as exc:
+            raise WorkerError(str(exc)) from None
         return payload
 
     # Sessions
@@ -316,9 +324,11 @@ class ChannelWorker:
             for task in tasks:
                 if not task.done():
                     _abandon(task)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        # Retrieve every failure (several loops may break at once), raise the first.
+        failures = [t.exception() for t in done if not t.cancelled()]
+        for failure in failures:
+            if failure is not None:
+                raise failure
 
     async def _close_connections(self, timeout: float) -> None:
         for conn in (self._listener, self._sender):
@@ -410,10 +420,6 @@ class ChannelWorker:
             changed.cancel()
 
     # Probe: a private side channel proves that our LISTEN really receives.
-
-    _probe_sent: dict[str, float]
-    _probe_last_ok: float
-    _probe_silent: bool
 
     async def _probe_loop(self) -> None:
         self._probe_sent = {}

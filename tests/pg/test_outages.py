@@ -1,0 +1,222 @@
+"""The worker when the database goes away: stopped, frozen, unreachable or misconfigured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pgcluster_tui.core.events import (
+    Connected,
+    Connecting,
+    Disconnected,
+    HeartbeatSent,
+    Notification,
+    RetryScheduled,
+)
+from pgcluster_tui.pg.embedded import EmbeddedServer
+from pgcluster_tui.pg.errors import WorkerError
+from pgcluster_tui.pg.worker import ChannelWorker, send_once
+from tests.pg.collector import Collector, config, raw_connection
+from tests.waiting import wait_until
+
+PASSWORD = "sekrit_pw"
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def unreachable_dsn() -> str:
+    """A DSN with a password, pointing at a closed port."""
+    return f"host=127.0.0.1 port={closed_port()} user=postgres password={PASSWORD} dbname=x"
+
+
+MALFORMED = [
+    f"host=127.0.0.1 password={PASSWORD} port",
+    f"host=127.0.0.1 password='{PASSWORD}",
+    f"postgresql://u:{PASSWORD}@[::1/db",
+    f"postgresql://u:{PASSWORD}%zz@127.0.0.1/db",
+    f"postgresql://u:{PASSWORD}@127.0.0.1/db?bogus=1",
+]
+
+
+def server_processes(postmaster: int) -> list[int]:
+    """The postmaster and its children (each child leads its own process group)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(entry))
+    return [postmaster, *children]
+
+
+@contextlib.contextmanager
+def frozen(server: EmbeddedServer) -> Iterator[None]:
+    """SIGSTOP the whole server (postmaster first, so it forks nothing new); always SIGCONT."""
+    assert server.pid is not None
+    stopped: list[int] = []
+    try:
+        for pid in server_processes(server.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+# The server stops and comes back
+
+
+async def test_stopped_server_disconnects_then_reconnects_after_restart(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    worker = ChannelWorker(config(private_server.dsn, channel, heartbeat=True))
+    async with Collector(worker) as c:
+        await c.connected()
+        await asyncio.to_thread(private_server.stop_server)
+        await c.wait_for(Disconnected)
+        await c.wait_for(RetryScheduled)
+        assert not worker.connected
+        await asyncio.to_thread(private_server.restart)
+        again = await c.connected(2)
+        assert worker.reconnects == 1
+        async with await raw_connection(private_server.dsn) as raw:
+            await raw.execute("SELECT pg_notify(%s, %s)", (channel, "back@h"))
+            await c.wait_for(Notification, lambda n: n.payload == "back@h")
+        await c.wait_for(HeartbeatSent, lambda h: h.at >= again.at)
+    retries = c.of(RetryScheduled)
+    assert all(0 < r.delay <= 1.2 for r in retries)  # reconnect_max=1 with 20 % jitter
+    assert retries[0].attempt == 1
+
+
+async def test_retries_back_off_up_to_the_cap() -> None:
+    worker = ChannelWorker(config(unreachable_dsn(), "cluster", reconnect_max=0.6))
+    async with Collector(worker) as c:
+        await c.wait_for(RetryScheduled, count=3)
+    first, *later = [r.delay for r in c.of(RetryScheduled)]
+    assert 0.4 <= first <= 0.6  # 0.5 s with 20 % jitter
+    assert all(0.48 <= d <= 0.72 for d in later)  # doubled, then capped at 0.6 s
+    assert [a.attempt for a in c.of(Connecting)][:3] == [1, 2, 3]
+    assert [r.attempt for r in c.of(RetryScheduled)][:3] == [2, 3, 4]
+    assert not c.of(Connected)
+    assert worker.reconnects == 0
+
+
+# Stopping never hangs
+
+
+async def stop_within(worker: ChannelWorker, seconds: float) -> None:
+    started = time.monotonic()
+    await worker.stop()
+    elapsed = time.monotonic() - started
+    assert elapsed < seconds, f"stop() took {elapsed:.2f} s"
+
+
+async def test_stop_returns_promptly_when_the_server_is_frozen(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    worker = ChannelWorker(config(private_server.dsn, channel, heartbeat=True, interval=0.1))
+    async with Collector(worker) as c:
+        await c.connected()
+        await c.wait_for(HeartbeatSent, count=2)
+        with frozen(private_server):
+            # Our heartbeat is stuck in NOTIFY: nothing sent for many intervals.
+            await wait_until(
+                lambda: time.time() - c.of(HeartbeatSent)[-1].at > 0.5, what="a stuck heartbeat"
+            )
+            await stop_within(worker, 2.2)
+
+
+async def test_stop_returns_promptly_while_connecting_to_a_frozen_server(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    with frozen(private_server):
+        worker = ChannelWorker(config(private_server.dsn, channel, connect_timeout=10.0))
+        async with Collector(worker) as c:
+            await c.wait_for(Connecting)
+            await stop_within(worker, 2.2)
+        assert not c.of(Connected)
+
+
+async def test_batches_end_when_stopped_while_waiting_to_retry() -> None:
+    worker = ChannelWorker(config(unreachable_dsn(), "cluster", reconnect_max=30.0))
+    async with Collector(worker) as c:
+        await c.wait_for(RetryScheduled, count=2)
+        await stop_within(worker, 1.0)
+    # Collector's exit waited for batches() to end.
+    assert c.task is not None
+    assert c.task.done()
+
+
+async def test_stop_before_start_and_twice() -> None:
+    worker = ChannelWorker(config(unreachable_dsn(), "cluster"))
+    await worker.stop()
+    assert worker.stopping
+    assert [b async for b in worker.batches()] == []
+    await worker.stop()
+
+
+# Secrets and one-line errors
+
+
+async def test_password_never_appears_when_the_server_is_unreachable() -> None:
+    dsn = unreachable_dsn()
+    worker = ChannelWorker(config(dsn, "cluster"))
+    assert PASSWORD not in repr(worker.config)
+    async with Collector(worker) as c:
+        await c.wait_for(Disconnected, count=2)
+    reasons = [d.reason for d in c.of(Disconnected)]
+    assert all(PASSWORD not in r and "\n" not in r and r for r in reasons), reasons
+    assert all(PASSWORD not in t.target for t in c.of(Connecting))
+    assert c.of(Connecting)[0].target.startswith("postgres@127.0.0.1:")
+
+
+@pytest.mark.parametrize("dsn", MALFORMED)
+async def test_password_never_appears_for_a_malformed_conninfo(dsn: str) -> None:
+    async with Collector(ChannelWorker(config(dsn, "cluster"))) as c:
+        disconnected = await c.wait_for(Disconnected)
+    assert PASSWORD not in disconnected.reason
+    assert "\n" not in disconnected.reason
+    assert PASSWORD not in c.of(Connecting)[0].target
+    with pytest.raises(WorkerError) as info:
+        await send_once(config(dsn, "cluster"))
+    assert PASSWORD not in str(info.value)
+
+
+async def test_send_once_raises_one_line_when_unreachable() -> None:
+    with pytest.raises(WorkerError) as info:
+        await send_once(config(unreachable_dsn(), "cluster"))
+    message = str(info.value)
+    assert message
+    assert "\n" not in message
+    assert PASSWORD not in message
+    assert "127.0.0.1" in message
+
+
+async def test_send_once_gives_up_on_a_frozen_server(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    with frozen(private_server):
+        started = time.monotonic()
+        with pytest.raises(WorkerError, match=r"no answer|timeout|expired"):
+            await send_once(config(private_server.dsn, channel, connect_timeout=1.0))
+        assert time.monotonic() - started < 4.0

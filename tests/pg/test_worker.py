@@ -1,0 +1,332 @@
+"""The worker against real PostgreSQL: exactly what libcluster_postgres sends and hears."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgcluster_tui.core.events import (
+    Connected,
+    Connecting,
+    Disconnected,
+    HeartbeatSent,
+    JunkReceived,
+    NodeJoined,
+    Notification,
+    ProbeMeasured,
+    QueueUsageMeasured,
+    RetryScheduled,
+    SenderAttributed,
+    SendFailed,
+)
+from pgcluster_tui.core.ingest import ingest
+from pgcluster_tui.core.membership import JUNK_PREVIEW_CHARS, Membership
+from pgcluster_tui.core.protocol import ProtocolError, notify_statement
+from pgcluster_tui.pg.errors import WorkerError
+from pgcluster_tui.pg.worker import ChannelWorker, send_once
+from tests.pg.collector import Collector, RawListener, config, raw_connection
+from tests.waiting import wait_until
+
+NODE = "pgcluster_tui@test"
+
+
+async def pg_notify(conn: psycopg.AsyncConnection[Any], channel: str, payload: str) -> None:
+    """Send as any client can, with bound parameters."""
+    await conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+
+# What libcluster_postgres sends arrives as that notification
+
+
+@pytest.mark.parametrize("which", ["cluster", "123_oops", "mixed case"])
+async def test_libcluster_statement_arrives_with_the_sender_pid(
+    dsn: str, channel: str, which: str
+) -> None:
+    chan = {"cluster": "cluster", "123_oops": "123_oops"}.get(which, channel)
+    statement = notify_statement(chan, "a@10.0.0.1")
+    if which == "cluster":
+        assert statement == "NOTIFY \"cluster\", 'a@10.0.0.1'"
+    async with Collector(ChannelWorker(config(dsn, chan))) as c, await raw_connection(dsn) as raw:
+        await c.connected()
+        await raw.execute(statement.encode())
+        pid = raw.info.backend_pid
+        heard = await c.wait_for(Notification, lambda n: n.pid == pid)
+    assert heard.payload == "a@10.0.0.1"
+    model = Membership()
+    joined = [e for e in ingest(model, c.facts) if isinstance(e, NodeJoined) and e.pid == pid]
+    assert joined == [NodeJoined(heard.at, "a@10.0.0.1", pid, False)]
+
+
+async def test_channel_case_is_never_folded(dsn: str, channel: str) -> None:
+    assert channel != channel.lower()
+    async with (
+        Collector(ChannelWorker(config(dsn, channel))) as c,
+        await raw_connection(dsn) as raw,
+    ):
+        await c.connected()
+        # Unquoted, PostgreSQL folds the name to lower case: another channel.
+        await raw.execute(f"NOTIFY {channel}, 'folded@h'".encode())
+        await raw.execute(notify_statement(channel, "quoted@h").encode())
+        await c.wait_for(Notification, lambda n: n.payload == "quoted@h")
+    # One session's notifications arrive in commit order: the folded one would be here.
+    assert c.heard("folded@h") == []
+
+
+# Our heartbeat, announce and send_once arrive exactly
+
+
+async def test_heartbeat_arrives_as_exactly_our_node_name_right_after_connect(
+    dsn: str, channel: str
+) -> None:
+    async with await RawListener.open(dsn, channel) as listener:
+        worker = ChannelWorker(config(dsn, channel, heartbeat=True))
+        async with Collector(worker) as c:
+            notify = await listener.next()
+            received = time.time()
+            connected = await c.connected()
+            await c.wait_for(Notification, lambda n: n.payload == NODE)
+    assert (notify.channel, notify.payload, notify.pid) == (channel, NODE, connected.sender_pid)
+    assert received - connected.at < 1.0
+    assert c.of(HeartbeatSent)[0].node == NODE
+    assert not c.of(HeartbeatSent)[0].manual
+    # The beat comes back to our own listener: our node, marked as ours.
+    model = Membership(self_name=NODE)
+    joined = [e for e in ingest(model, c.facts) if isinstance(e, NodeJoined)]
+    assert joined[0].node == NODE
+    assert joined[0].is_self
+
+
+async def test_heartbeat_repeats_every_interval(dsn: str, channel: str) -> None:
+    async with await RawListener.open(dsn, channel) as listener:
+        worker = ChannelWorker(config(dsn, channel, heartbeat=True, interval=0.3))
+        async with Collector(worker):
+            arrivals = []
+            for _ in range(3):
+                notify = await listener.next()
+                assert notify.payload == NODE
+                arrivals.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert all(0.2 < gap < 1.5 for gap in gaps), gaps
+
+
+async def test_turning_heartbeat_on_beats_at_once(dsn: str, channel: str) -> None:
+    async with await RawListener.open(dsn, channel) as listener:
+        worker = ChannelWorker(config(dsn, channel))
+        async with Collector(worker) as c:
+            await c.connected()
+            assert not worker.heartbeat
+            worker.set_heartbeat(True)
+            assert worker.heartbeat
+            notify = await listener.next()
+            assert notify.payload == NODE
+            await wait_until(lambda: worker.next_beat_at is not None, what="next beat due")
+            worker.set_heartbeat(False)
+            assert worker.next_beat_at is None
+
+
+async def test_announce_sends_names_and_refuses_invalid_ones_before_sending(
+    dsn: str, channel: str
+) -> None:
+    async with await RawListener.open(dsn, channel) as listener:
+        worker = ChannelWorker(config(dsn, channel))
+        async with Collector(worker) as c:
+            await c.connected()
+            for bad in ["", "no_at", "a@" + "h" * 254, "a\x1b[2J@h", "[bold]", "a b@h"]:
+                with pytest.raises(ProtocolError):
+                    await worker.announce(bad)
+            assert await worker.announce("other@10.9.9.9") == "other@10.9.9.9"
+            assert await worker.announce() == NODE
+            first = await listener.next()
+            second = await listener.next()
+    # Had anything invalid gone out, it would have arrived first.
+    assert [first.payload, second.payload] == ["other@10.9.9.9", NODE]
+    assert [(h.node, h.manual) for h in c.of(HeartbeatSent)] == [
+        ("other@10.9.9.9", True),
+        (NODE, True),
+    ]
+
+
+async def test_announce_before_connecting_is_refused() -> None:
+    worker = ChannelWorker(config("host=127.0.0.1 port=1", "cluster"))
+    with pytest.raises(WorkerError, match="not connected"):
+        await worker.announce()
+
+
+async def test_announce_on_a_dead_sender_raises_worker_error(dsn: str, channel: str) -> None:
+    worker = ChannelWorker(config(dsn, channel, probe_interval=60.0))
+    async with Collector(worker) as c, await raw_connection(dsn) as admin:
+        connected = await c.connected()
+        await terminate(admin, connected.sender_pid)
+        with pytest.raises(WorkerError) as info:
+            await worker.announce()
+        assert "\n" not in str(info.value)
+        print(info.value)
+        failed = await c.wait_for(SendFailed)
+    assert failed.node == NODE
+
+
+async def test_send_once_arrives_exactly(dsn: str, channel: str) -> None:
+    async with await RawListener.open(dsn, channel) as listener:
+        cfg = config(dsn, channel)
+        assert await send_once(cfg, "once@10.0.0.5") == "once@10.0.0.5"
+        assert await send_once(cfg) == NODE
+        assert (await listener.next()).payload == "once@10.0.0.5"
+        assert (await listener.next()).payload == NODE
+
+
+async def test_send_once_refuses_an_invalid_name_before_connecting() -> None:
+    # An unreachable server: had it tried to connect, this would be a WorkerError.
+    cfg = config("host=127.0.0.1 port=1 connect_timeout=1", "cluster")
+    with pytest.raises(ProtocolError, match="no @"):
+        await send_once(cfg, "not-a-node")
+    with pytest.raises(ProtocolError, match="256 characters"):
+        await send_once(cfg, "a@" + "h" * 254)
+    with pytest.raises(ProtocolError, match="64 bytes"):
+        await send_once(config("host=127.0.0.1 port=1", "c" * 64))
+
+
+# Junk, probes, queue, attribution
+
+JUNK = [
+    "",
+    "x" * 7999,
+    "é" * 3999,  # 7998 bytes
+    "[bold]",
+    "[/]",
+    "[link=https://example.com]click[/link]",
+    "\x1b[2J",
+    "no_at_sign",
+    "\u202eevil@host",
+    "a@" + "h" * 254,
+    "line\nbreak@h",
+]
+
+
+async def test_junk_payloads_arrive_literally_and_become_events(dsn: str, channel: str) -> None:
+    async with (
+        Collector(ChannelWorker(config(dsn, channel))) as c,
+        await raw_connection(dsn) as raw,
+    ):
+        await c.connected()
+        pid = raw.info.backend_pid
+        for payload in JUNK:
+            await pg_notify(raw, channel, payload)
+        await pg_notify(raw, channel, "after@junk")
+        await c.wait_for(Notification, lambda n: n.payload == "after@junk")
+        assert worker_is_healthy(c)
+    heard = [n.payload for n in c.of(Notification) if n.pid == pid]
+    assert heard == [*JUNK, "after@junk"]
+    events = ingest(Membership(), c.facts)
+    junk = [e for e in events if isinstance(e, JunkReceived)]
+    assert [j.length for j in junk] == [len(p) for p in JUNK]
+    assert [j.payload for j in junk] == [p[:JUNK_PREVIEW_CHARS] for p in JUNK]
+    assert all(j.pid == pid for j in junk)
+
+
+def worker_is_healthy(c: Collector) -> bool:
+    """Connected once and never disconnected."""
+    return len(c.of(Connected)) == 1 and not c.of(Disconnected) and c.worker.connected
+
+
+async def test_probe_measures_round_trip_on_a_private_channel(dsn: str, channel: str) -> None:
+    async with await RawListener.open(dsn, channel) as listener:
+        worker = ChannelWorker(config(dsn, channel))
+        assert worker.probe_channel != channel
+        async with Collector(worker) as c, await raw_connection(dsn) as raw:
+            probe = await c.wait_for(ProbeMeasured, count=2)
+            await pg_notify(raw, channel, "sentinel@h")
+            # No probe ever went to the cluster channel: the sentinel is the first thing there.
+            assert (await listener.next()).payload == "sentinel@h"
+    assert 0.0 < probe.rtt_ms < 5000.0
+    assert {n.payload for n in c.of(Notification)} == {"sentinel@h"}
+
+
+async def test_queue_usage_is_measured(dsn: str, channel: str) -> None:
+    async with Collector(ChannelWorker(config(dsn, channel))) as c:
+        usage = await c.wait_for(QueueUsageMeasured)
+    assert 0.0 <= usage.usage < 1.0
+
+
+async def test_senders_are_attributed_once_with_their_application_name(
+    dsn: str, channel: str
+) -> None:
+    async with (
+        Collector(ChannelWorker(config(dsn, channel))) as c,
+        await raw_connection(dsn, application_name="cluster_node_a@10.0.0.1") as one,
+        await raw_connection(dsn, application_name="second") as two,
+    ):
+        await c.connected()
+        pid_one, pid_two = one.info.backend_pid, two.info.backend_pid
+        await pg_notify(one, channel, "a@10.0.0.1")
+        first = await c.wait_for(SenderAttributed, lambda s: s.pid == pid_one)
+        await pg_notify(one, channel, "a@10.0.0.1")
+        await pg_notify(two, channel, "b@10.0.0.2")
+        second = await c.wait_for(SenderAttributed, lambda s: s.pid == pid_two)
+    assert first.application_name == "cluster_node_a@10.0.0.1"
+    assert first.usename == "postgres"
+    assert first.client_addr in ("local", "127.0.0.1")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first.backend_start)
+    assert second.application_name == "second"
+    assert len([s for s in c.of(SenderAttributed) if s.pid == pid_one]) == 1
+
+
+async def test_our_connections_are_labelled(dsn: str, channel: str) -> None:
+    worker = ChannelWorker(config(dsn, channel, application_name="pgcluster-tui-test"))
+    async with Collector(worker) as c, await raw_connection(dsn) as admin:
+        connected = await c.connected()
+        cursor = await admin.execute(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE pid = ANY(%s)",
+            ([connected.listener_pid, connected.sender_pid],),
+        )
+        names = dict(await cursor.fetchall())
+    assert names == {
+        connected.listener_pid: "pgcluster-tui-test listener",
+        connected.sender_pid: "pgcluster-tui-test sender",
+    }
+    assert connected.user == "postgres"
+    assert re.match(r"\d+", connected.server_version)
+    assert c.of(Connecting)[0].attempt == 1
+
+
+# Reconnecting
+
+
+async def terminate(admin: psycopg.AsyncConnection[Any], pid: int) -> None:
+    """Terminate a backend and wait (server side, up to 5 s) until it has exited."""
+    cursor = await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    assert await cursor.fetchone() == (True,)
+
+
+@pytest.mark.parametrize("victim", ["listener", "sender"])
+async def test_reconnects_after_its_backend_is_terminated(
+    dsn: str, channel: str, victim: str
+) -> None:
+    worker = ChannelWorker(config(dsn, channel, heartbeat=True))
+    async with Collector(worker) as c, await raw_connection(dsn) as admin:
+        first = await c.connected()
+        await terminate(admin, first.listener_pid if victim == "listener" else first.sender_pid)
+        second = await c.connected(2)
+        await pg_notify(admin, channel, "again@h")
+        await c.wait_for(Notification, lambda n: n.payload == "again@h")
+        assert worker.reconnects == 1
+        assert worker.connected
+    kinds = [type(f) for f in c.facts if not isinstance(f, Notification | SenderAttributed)]
+    after = kinds[kinds.index(Connected) + 1 :]
+    disconnected = after.index(Disconnected)
+    assert after.index(RetryScheduled) > disconnected
+    assert after.index(Connected) > after.index(RetryScheduled)
+    assert {second.listener_pid, second.sender_pid}.isdisjoint(
+        {first.listener_pid, first.sender_pid}
+    )
+    reason = c.of(Disconnected)[0].reason
+    assert reason
+    assert "\n" not in reason
+    # We heartbeat again at once after reconnecting.
+    beats = [h for h in c.of(HeartbeatSent) if h.at >= second.at]
+    assert beats
+    assert c.heard(NODE, second.sender_pid)
