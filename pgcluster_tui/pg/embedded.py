@@ -205,8 +205,9 @@ class EmbeddedServer:
             process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
+        # A frozen server would never shut down: wake the postmaster and every backend.
+        _signal_all(_server_pids(process.pid), signal.SIGCONT)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGCONT)
             process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout)
@@ -217,13 +218,15 @@ class EmbeddedServer:
 
     def freeze(self) -> None:
         """SIGSTOP the postmaster and every backend: a server that stops answering."""
+        # Each backend leads its own process group (PostgreSQL calls setsid), so
+        # killpg would stop the postmaster alone; stop it first so it forks nothing new.
         if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGSTOP)
+            _signal_all(_server_pids(self.process.pid), signal.SIGSTOP)
 
     def thaw(self) -> None:
         """SIGCONT what freeze() stopped."""
         if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGCONT)
+            _signal_all(_server_pids(self.process.pid)[::-1], signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop the server and remove its directory; safe to call more than once."""
@@ -262,6 +265,30 @@ class EmbeddedServer:
         os.chown(self.root, entry.pw_uid, entry.pw_gid)
         os.chmod(self.root, 0o755)
         return SYSTEM_USER
+
+
+def _server_pids(postmaster: int) -> list[int]:
+    """The postmaster, then every process it forked (read from /proc)."""
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            # Field 4 (ppid) follows the parenthesised command name, which may hold spaces.
+            fields = stat.rsplit(")", 1)[-1].split()
+            if len(fields) > 1 and fields[1] == str(postmaster):
+                children.append(int(entry))
+    return [postmaster, *children]
+
+
+def _signal_all(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
 def _tail(exc: BaseException) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -51,36 +49,14 @@ MALFORMED = [
 ]
 
 
-def server_processes(postmaster: int) -> list[int]:
-    """The postmaster and its children (each child leads its own process group)."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
-                children.append(int(entry))
-    return [postmaster, *children]
-
-
 @contextlib.contextmanager
 def frozen(server: EmbeddedServer) -> Iterator[None]:
-    """SIGSTOP the whole server (postmaster first, so it forks nothing new); always SIGCONT."""
-    assert server.pid is not None
-    stopped: list[int] = []
+    """SIGSTOP the postmaster and every backend; always SIGCONT them again."""
     try:
-        for pid in server_processes(server.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-                stopped.append(pid)
+        server.freeze()
         yield
     finally:
-        for pid in reversed(stopped):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
+        server.thaw()
 
 
 # The server stops and comes back
