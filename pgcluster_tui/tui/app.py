@@ -147,6 +147,17 @@ class PgClusterApp(App[int]):
         )
         self.demo = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
         self.link = Link()
+        self.table = NodeTable(id="nodes")
+        self.table.border_title = "Nodes"
+        self.events_log = EventLog(settings.log_size, id="events")
+        self.events_log.border_title = "Events"
+        self.status_line = StatusLine(id="status")
+        self.filter_input = Input(
+            placeholder="words in the name, or a state: late, stale…", id="filter"
+        )
+        self.filter_bar = Horizontal(
+            Label("Filter", id="filter-label"), self.filter_input, id="filter-bar"
+        )
         self.paused = False
         self._dirty = True
         self._abilities: tuple[object, ...] = ()
@@ -156,33 +167,17 @@ class PgClusterApp(App[int]):
     # Layout
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
-        with Horizontal(id="filter-bar"):
-            yield Label("Filter", id="filter-label")
-            yield Input(placeholder="words in the name, or a state: late, stale…", id="filter")
-        table = NodeTable(id="nodes")
-        table.border_title = "Nodes"
-        yield table
-        log = EventLog(self.settings.log_size, id="events")
-        log.border_title = "Events"
-        yield log
+        yield self.status_line
+        yield self.filter_bar
+        yield self.table
+        yield self.events_log
         yield Footer()
-
-    @property
-    def table(self) -> NodeTable:
-        """The node table."""
-        return self.query_one("#nodes", NodeTable)
-
-    @property
-    def events_log(self) -> EventLog:
-        """The event log."""
-        return self.query_one("#events", EventLog)
 
     def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
         self.table.focus()
-        self.set_interval(1.0, self._tick, name="ages")
+        self.set_interval(1.0, self.tick, name="ages")
         self.set_interval(REFRESH_SECONDS, self._refresh_pending, name="refresh")
         self.start_channel()
         if self.demo is not None:
@@ -280,7 +275,8 @@ class PgClusterApp(App[int]):
 
     # Drawing
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Age every node by the clock and redraw: the one 1 Hz repaint."""
         now = self.clock()
         self.events_log.add(self.model.tick(now))
         self._redraw(now)
@@ -296,7 +292,7 @@ class PgClusterApp(App[int]):
         if force or not self.paused:
             table.sync(self.model.views(now), self.model.sender)
         worker = self.channel_worker
-        self.query_one("#status", StatusLine).show(
+        self.status_line.show(
             Status(
                 link=self.link,
                 channel=self.settings.channel,
@@ -306,7 +302,7 @@ class PgClusterApp(App[int]):
                 now=now,
                 counts=self.model.counts(),
                 paused=self.paused,
-                filter_text=self.query_one("#filter", Input).value,
+                filter_text=self.filter_input.value,
                 sort_label=table.sort_by,
                 reverse=table.reverse,
                 embedded=self.embedded,
@@ -389,15 +385,15 @@ class PgClusterApp(App[int]):
 
     def action_filter(self) -> None:
         """Show the filter field and focus it."""
-        self.query_one("#filter-bar").add_class("-shown")
-        self.query_one("#filter", Input).focus()
+        self.filter_bar.add_class("-shown")
+        self.filter_input.focus()
         self._refresh_abilities()
 
     def action_clear_filter(self) -> None:
         """Clear and hide the filter."""
-        field = self.query_one("#filter", Input)
+        field = self.filter_input
         field.value = ""
-        self.query_one("#filter-bar").remove_class("-shown")
+        self.filter_bar.remove_class("-shown")
         self.table.set_filter("")
         self.table.focus()
         self._redraw_now()
@@ -412,7 +408,7 @@ class PgClusterApp(App[int]):
         self.table.focus()
 
     def _filter_shown(self) -> bool:
-        return self.query_one("#filter-bar").has_class("-shown")
+        return self.filter_bar.has_class("-shown")
 
     def action_sort(self) -> None:
         """Sort by the next column."""

@@ -56,7 +56,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("name", "Node", 26),
     ("age", "Heartbeat age", 16),
     ("beats", "Beats", 6),
-    ("interval", "Interval ±jitter", 14),
+    ("interval", "Interval", 14),
     ("phi", "φ", 5),
     ("dup", "Dup", 3),
     ("senders", "Sender pid / client / app", 30),
@@ -226,14 +226,14 @@ class NodeTable(DataTable[Text]):
         return bar
 
     def _senders(self, pids: Sequence[int], senders: SenderLookup) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for i, pid in enumerate(pids):
-            if i:
-                text.append(", ")
-            text.append(str(pid))
+        text = Text(", ".join(str(pid) for pid in pids), no_wrap=True, overflow="ellipsis")
+        details: list[str] = []
+        for pid in pids:
             who = senders(pid)
             if who is not None:
                 detail = " ".join(part for part in (who.client_addr, who.application_name) if part)
-                if detail:
-                    text.append(f" {literal(detail)}", style=self._style("dim"))
+                if detail and detail not in details:
+                    details.append(detail)
+        if details:
+            text.append(" " + literal("; ".join(details)), style=self._style("dim"))
         return text

@@ -1,0 +1,119 @@
+"""Helpers for dashboard tests: settings, raw psycopg senders and listeners, table reads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.app import PgClusterApp
+from tests.waiting import wait_until
+
+NODE = "tui@test.host"
+"""Our node name in every dashboard test."""
+
+SIZE = (160, 40)
+
+
+def make_settings(channel: str, export_dir: Path | None = None, **extra: Any) -> Settings:
+    """Settings for a test: our node name, the test's channel, a fast probe."""
+    values: dict[str, Any] = {"channel": channel, "node": NODE, "probe_interval": 0.5}
+    if export_dir is not None:
+        values["export_dir"] = export_dir
+    values.update(extra)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(channel: str, tmp_path: Path) -> Settings:
+    """Default test settings on this test's channel."""
+    return make_settings(channel, tmp_path / "exports")
+
+
+async def send(dsn: str, channel: str, *payloads: str) -> int:
+    """NOTIFY each payload on the channel from a fresh session; return its backend pid."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        for payload in payloads:
+            await conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        return conn.info.backend_pid
+
+
+class RawListener:
+    """A plain psycopg session LISTENing on the channel, collecting payloads."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.payloads: list[str] = []
+        self._stop = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while not self._stop:
+            async for note in self.conn.notifies(timeout=0.1):
+                self.payloads.append(note.payload)
+
+    def count(self, payload: str) -> int:
+        """How often `payload` arrived."""
+        return self.payloads.count(payload)
+
+
+@contextlib.asynccontextmanager
+async def raw_listener(dsn: str, channel: str) -> AsyncIterator[RawListener]:
+    """LISTEN on the channel for the duration of the block."""
+    conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    listener = RawListener(conn)
+    listener._task = asyncio.create_task(listener._run())
+    try:
+        yield listener
+    finally:
+        listener._stop = True
+        await listener._task
+        await conn.close()
+
+
+def rows(app: PgClusterApp) -> list[str]:
+    """Node names in the table, top to bottom."""
+    return [str(row.key.value) for row in app.table.ordered_rows]
+
+
+def cell(app: PgClusterApp, node: str, column: str) -> str:
+    """The plain text of one table cell."""
+    return str(app.table.get_cell(node, column))
+
+
+def log_text(app: PgClusterApp) -> str:
+    """Every line of the event log as shown."""
+    return "\n".join(strip.text for strip in app.events_log.lines)
+
+
+def screen_text(app: PgClusterApp) -> str:
+    """What the node table draws, line by line."""
+    table = app.table
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+async def connected(app: PgClusterApp) -> None:
+    """Wait until the dashboard's worker is connected."""
+    await wait_until(lambda: app.link.phase == "connected", what="the dashboard to connect")
+
+
+async def select(app: PgClusterApp, node: str) -> None:
+    """Put the cursor on a node's row."""
+    app.table.move_cursor(row=app.table.get_row_index(node), animate=False)
+    await wait_until(lambda: app.table.selected_name == node, what=f"{node} selected")
+
+
+Condition = Callable[[], object]
+
+
+def status(app: PgClusterApp) -> str:
+    """The status line as shown."""
+    return str(app.status_line.render())

@@ -1,0 +1,310 @@
+"""Every dashboard key, driven by Pilot against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import time
+from pathlib import Path
+
+from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.tui.screens.announce import AnnounceScreen
+from pgcluster_tui.tui.screens.help import HelpScreen
+from tests.tui.conftest import (
+    NODE,
+    SIZE,
+    cell,
+    connected,
+    log_text,
+    make_settings,
+    raw_listener,
+    rows,
+    select,
+    send,
+    status,
+)
+from tests.waiting import wait_until
+
+
+async def test_a_notification_becomes_a_row_and_f_forgets_it(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        pid = await send(dsn, channel, "alpha@10.0.0.1", "beta@10.0.0.2")
+        await wait_until(lambda: set(rows(app)) == {"alpha@10.0.0.1", "beta@10.0.0.2"})
+        assert cell(app, "alpha@10.0.0.1", "state") == "◇ new"
+        assert cell(app, "alpha@10.0.0.1", "senders").startswith(str(pid))
+        await wait_until(lambda: "demo" not in cell(app, "alpha@10.0.0.1", "senders"))
+        await select(app, "beta@10.0.0.2")
+        await pilot.press("f")
+        await wait_until(lambda: rows(app) == ["alpha@10.0.0.1"])
+        assert "beta@10.0.0.2" not in app.model
+        assert "forgotten  beta@10.0.0.2" in log_text(app)
+        await pilot.press("delete")
+        await wait_until(lambda: rows(app) == [])
+        assert app.check_action("forget", ()) is None
+        # A forgotten node comes back when it beats again.
+        await send(dsn, channel, "beta@10.0.0.2")
+        await wait_until(lambda: rows(app) == ["beta@10.0.0.2"])
+
+
+async def test_a_announces_our_name_to_a_raw_listener(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await pilot.press("a")
+        await wait_until(lambda: listener.count(NODE) == 1, what="our announce")
+        await wait_until(lambda: NODE in rows(app), what="our own row")
+        assert cell(app, NODE, "self") == "★"
+        assert "announced  tui@test.host" in log_text(app)
+
+
+async def test_shift_a_refuses_an_invalid_name_and_sends_a_valid_one(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await pilot.press("A")
+        await wait_until(lambda: isinstance(app.screen, AnnounceScreen))
+        field = app.screen.query_one("#announce-name")
+        assert "will try to connect" in str(app.screen.query_one("#announce-warning").render())
+        field.value = "not a node"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        problem = str(app.screen.query_one("#announce-problem").render())
+        assert "not a node name" in problem
+        assert isinstance(app.screen, AnnounceScreen), "an invalid name must not close the dialog"
+        await pilot.press("escape")
+        await wait_until(lambda: not isinstance(app.screen, AnnounceScreen))
+        # A valid name sent afterwards on the same session arrives alone: nothing came before it.
+        await pilot.press("A")
+        await wait_until(lambda: isinstance(app.screen, AnnounceScreen))
+        app.screen.query_one("#announce-name").value = "other@10.9.9.9"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(lambda: listener.payloads == ["other@10.9.9.9"], what="the valid name")
+
+
+async def test_h_starts_and_stops_heartbeats(dsn: str, channel: str, tmp_path: Path) -> None:
+    interval = 0.3
+    app = PgClusterApp(make_settings(channel, tmp_path, interval=interval), dsn)
+    async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        assert listener.payloads == []
+        await pilot.press("h")
+        await wait_until(lambda: listener.count(NODE) >= 3, what="three heartbeats")
+        assert "heartbeating" in status(app)
+        await pilot.press("h")
+        assert not app.channel_worker.heartbeat
+        await wait_until(lambda: app.channel_worker.next_beat_at is None)
+        stopped_at = listener.count(NODE)
+        # Observation window: four intervals in which no beat may arrive (at most one in flight).
+        await asyncio.sleep(4 * interval)
+        assert listener.count(NODE) <= stopped_at + 1
+        await wait_until(lambda: "observing" in status(app))
+
+
+async def test_filter_and_sort_keep_the_selection(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    names = ["alpha@h", "bravo@h", "echo@h", "gamma@h", "delta@h"]
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await send(dsn, channel, *names)
+        await wait_until(lambda: sorted(rows(app)) == sorted(names))
+        assert rows(app) == sorted(names), "default order: worst state, then name"
+        await select(app, "gamma@h")
+        await pilot.press("S")
+        await wait_until(lambda: rows(app) == sorted(names, reverse=True))
+        assert app.table.selected_name == "gamma@h"
+        for _ in range(6):
+            await pilot.press("s")
+            assert app.table.selected_name == "gamma@h", app.table.sort_by
+        await pilot.press("slash")
+        await pilot.press("a")
+        await wait_until(lambda: "echo@h" not in rows(app))
+        assert app.table.selected_name == "gamma@h"
+        assert "filter a" in status(app)
+        # A state word filters by state: every node here is new.
+        await pilot.press("space", "n", "e", "w")
+        await wait_until(lambda: len(rows(app)) == 4)
+        await pilot.press("escape")
+        await wait_until(lambda: len(rows(app)) == 5)
+        assert app.table.selected_name == "gamma@h"
+        assert app.check_action("clear_filter", ()) is False
+
+
+async def test_e_exports_the_table_as_json_and_csv(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await connected(app)
+        await send(dsn, channel, "one@h", "two@h", "[bold]three@h")
+        await wait_until(lambda: len(rows(app)) == 3)
+        await pilot.press("e")
+        await wait_until(lambda: list(settings.export_dir.glob("*.csv")))
+        (json_path,) = settings.export_dir.glob("*.json")
+        (csv_path,) = settings.export_dir.glob("*.csv")
+        document = json.loads(json_path.read_text())
+        assert document["channel"] == channel
+        assert [n["name"] for n in document["nodes"]] == rows(app)
+        assert {n["state"] for n in document["nodes"]} == {"new"}
+        with csv_path.open(newline="") as src:
+            table = list(csv.DictReader(src))
+        assert [r["name"] for r in table] == rows(app)
+        assert all(r["pids"] for r in table)
+        messages = [n.message for n in app._notifications]
+        assert any(str(json_path) in str(m) for m in messages), messages
+
+
+async def test_hostile_payloads_show_literally(dsn: str, channel: str, settings: Settings) -> None:
+    names = ["[bold]x@y", "[link=http://x]a@b", "a[/]@b"]
+    junk = ["[/]", "\x1b[31m", "\x1b]0;title\x07", "[bold]"]
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await send(dsn, channel, *names, *junk)
+        await wait_until(lambda: sorted(rows(app)) == sorted(names))
+        await wait_until(lambda: log_text(app).count("junk") == len(junk))
+        for name in names:
+            assert cell(app, name, "name") == name
+        await pilot.pause()
+        drawn = "\n".join(app.table.render_line(y).text for y in range(app.table.size.height))
+        for name in names:
+            assert name in drawn
+        shown = log_text(app)
+        assert ": [/]" in shown
+        assert ": \\x1b[31m" in shown
+        assert ": \\x1b]0;title\\x07" in shown
+        assert ": [bold]" in shown
+        assert "\x1b" not in shown + drawn
+        assert "\x07" not in shown + drawn
+
+
+async def test_p_pauses_the_view_while_data_flows(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await send(dsn, channel, "before@h")
+        await wait_until(lambda: rows(app) == ["before@h"])
+        await pilot.press("p")
+        assert "PAUSED" in status(app)
+        await send(dsn, channel, "during@h")
+        await wait_until(lambda: "during@h" in app.model, what="the model to take data")
+        app.tick()
+        assert rows(app) == ["before@h"]
+        await pilot.press("p")
+        await wait_until(lambda: rows(app) == ["before@h", "during@h"])
+        assert "PAUSED" not in status(app)
+        assert "joined     during@h" in log_text(app)
+
+
+async def test_c_clears_the_log_and_question_mark_shows_help(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await send(dsn, channel, "one@h")
+        await wait_until(lambda: "joined     one@h" in log_text(app))
+        await pilot.press("c")
+        assert log_text(app) == ""
+        await pilot.press("question_mark")
+        await wait_until(lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_until(lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_keys_follow_the_keymap_in_settings(dsn: str, channel: str, tmp_path: Path) -> None:
+    app = PgClusterApp(make_settings(channel, tmp_path, keys={"announce": "n"}), dsn)
+    async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await pilot.press("a")
+        await pilot.press("n")
+        await wait_until(lambda: listener.payloads == [NODE], what="the remapped announce")
+        assert ("n", app.COMMANDS_HELP["announce"]) in app.key_help()
+
+
+async def test_keys_are_greyed_and_offered_in_the_palette(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with app.run_test(size=SIZE):
+        assert app.check_action("forget_stale", ()) is None
+        await connected(app)
+        await wait_until(lambda: app.check_action("announce", ()) is True)
+        assert app.check_action("forget", ()) is None
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Announce", "Announce as…", "Heartbeat", "Export", "Help"} <= titles
+        assert "Forget" not in titles
+
+
+async def test_forget_stale_and_the_1hz_ages(dsn: str, channel: str, tmp_path: Path) -> None:
+    now = [time.time()]
+    settings = make_settings(channel, tmp_path, interval=1.0)
+    app = PgClusterApp(settings, dsn, clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await send(dsn, channel, "old@h", "young@h")
+        await wait_until(lambda: len(rows(app)) == 2)
+        now[0] += 10
+        await send(dsn, channel, "young@h")
+        await wait_until(lambda: app.model.state("young@h") is NodeState.ALIVE)
+        app.tick()
+        assert app.model.state("old@h") is NodeState.STALE
+        await wait_until(lambda: cell(app, "old@h", "state") == "✕ stale")
+        assert cell(app, "old@h", "age").endswith("10.0s")
+        assert rows(app) == ["old@h", "young@h"], "worst state first"
+        await pilot.press("F")
+        await wait_until(lambda: rows(app) == ["young@h"])
+
+
+async def test_q_quits_within_two_seconds_with_the_database_gone(
+    private_server: object, channel: str, settings: Settings
+) -> None:
+    from pgcluster_tui.pg.embedded import EmbeddedServer
+
+    assert isinstance(private_server, EmbeddedServer)
+    app = PgClusterApp(settings, private_server.dsn, demo=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(app)
+        await wait_until(lambda: len(rows(app)) >= 2, what="demo peers")
+        await asyncio.to_thread(private_server.stop_server)
+        await wait_until(lambda: app.link.phase == "disconnected", what="the disconnect")
+        await wait_until(lambda: "disconnected" in status(app))
+        assert app.check_action("announce", ()) is None
+        started = time.monotonic()
+        await pilot.press("q")
+        await wait_until(lambda: app.return_code is not None, timeout=3)
+        assert time.monotonic() - started < 2.0
+    assert app.demo is not None
+    assert all(task.done() for task in app.demo._tasks)
+
+
+async def test_reconnects_after_a_server_restart(
+    private_server: object, channel: str, settings: Settings
+) -> None:
+    from pgcluster_tui.pg.embedded import EmbeddedServer
+
+    assert isinstance(private_server, EmbeddedServer)
+    app = PgClusterApp(settings, private_server.dsn)
+    async with app.run_test(size=SIZE):
+        await connected(app)
+        await asyncio.to_thread(private_server.stop_server)
+        await wait_until(lambda: app.link.phase == "disconnected")
+        await wait_until(lambda: "retry in" in status(app))
+        assert "password" not in status(app)
+        await asyncio.to_thread(private_server.restart)
+        await connected(app)
+        assert app.link.reconnects == 1
+        await wait_until(lambda: "reconnects 1" in status(app))
