@@ -220,8 +220,14 @@ class EmbeddedServer:
         """SIGSTOP the postmaster and every backend: a server that stops answering."""
         # Each backend leads its own process group (PostgreSQL calls setsid), so
         # killpg would stop the postmaster alone; stop it first so it forks nothing new.
-        if self.process is not None:
-            _signal_all(_server_pids(self.process.pid), signal.SIGSTOP)
+        if self.process is None:
+            return
+        pids = _server_pids(self.process.pid)
+        _signal_all(pids, signal.SIGSTOP)
+        # Signals land asynchronously: return once every process has really stopped.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(_state(p) not in "TtZX" for p in pids):
+            time.sleep(0.005)
 
     def thaw(self) -> None:
         """SIGCONT what freeze() stopped."""
@@ -283,6 +289,16 @@ def _server_pids(postmaster: int) -> list[int]:
             if len(fields) > 1 and fields[1] == str(postmaster):
                 children.append(int(entry))
     return [postmaster, *children]
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc, or X when it is gone."""
+    try:
+        stat = Path("/proc", str(pid), "stat").read_text()
+    except OSError:
+        return "X"
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[0] if fields else "X"
 
 
 def _signal_all(pids: list[int], signum: signal.Signals) -> None:
