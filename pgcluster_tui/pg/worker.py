@@ -424,7 +424,7 @@ class ChannelWorker:
     async def _probe_loop(self) -> None:
         self._probe_sent = {}
         self._probe_last_ok = time.monotonic()
-        self._probe_silent = False
+        # _probe_silent survives a reconnect, so the first probe back reports ListenerHealthy.
         counter = 0
         conn = self._sender
         assert conn is not None

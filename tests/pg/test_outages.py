@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -15,7 +17,10 @@ from pgcluster_tui.core.events import (
     Connecting,
     Disconnected,
     HeartbeatSent,
+    ListenerHealthy,
+    ListenerSilent,
     Notification,
+    ProbeMeasured,
     RetryScheduled,
 )
 from pgcluster_tui.pg.embedded import EmbeddedServer
@@ -196,3 +201,26 @@ async def test_send_once_gives_up_on_a_frozen_server(
         with pytest.raises(WorkerError, match=r"no answer|timeout|expired"):
             await send_once(config(private_server.dsn, channel, connect_timeout=1.0))
         assert time.monotonic() - started < 4.0
+
+
+# A listener that stops receiving
+
+
+async def test_listener_that_stops_receiving_is_reported_silent_then_healthy(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    worker = ChannelWorker(config(private_server.dsn, channel))
+    async with Collector(worker) as c:
+        connected = await c.connected()
+        await c.wait_for(ProbeMeasured)
+        # Only our listening backend stops: NOTIFY still succeeds, nothing comes back,
+        # which is what a transaction-mode pooler or a replica looks like.
+        os.kill(connected.listener_pid, signal.SIGSTOP)
+        try:
+            silent = await c.wait_for(ListenerSilent, timeout=10.0)
+            assert silent.silent_for >= 5.0
+        finally:
+            os.kill(connected.listener_pid, signal.SIGCONT)
+        healthy = await c.wait_for(ListenerHealthy)
+        assert healthy.at > silent.at
+        assert len(c.of(Connected)) == 1
