@@ -44,6 +44,8 @@ QUEUE_USAGE = sql.SQL("SELECT pg_notification_queue_usage()")
 QUEUE_POLL_SECONDS = 5.0
 MAX_PENDING = 100_000
 STOP_POLL_SECONDS = 0.25
+STABLE_SESSION_SECONDS = 10.0
+"""A session that lasted this long resets the reconnect backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,15 +253,20 @@ class ChannelWorker:
         while not self._stopping:
             attempt += 1
             self._emit(Connecting(self._clock(), target, attempt))
+            opened: float | None = None
             try:
                 await self._open()
-                attempt = 0
+                opened = time.monotonic()
                 await self._run_session()
                 reason = "stopped"
             except (psycopg.Error, ConnectionLost, OSError, UnicodeDecodeError) as exc:
                 reason = self._redact.one_line(exc)
             except Exception as exc:  # a bug must not end the worker silently
                 reason = f"internal error: {type(exc).__name__}: {self._redact.one_line(exc)}"
+            # Only a session that lasted resets the backoff: one that keeps dying young
+            # must not reconnect (and heartbeat) several times a second.
+            if opened is not None and time.monotonic() - opened >= STABLE_SESSION_SECONDS:
+                attempt = 0
             was_connected = self.connected
             self.connected = False
             self.next_beat_at = None
@@ -279,7 +286,7 @@ class ChannelWorker:
 
     def _backoff(self, attempt: int) -> float:
         if attempt <= 0:
-            return 0.2
+            return 0.2  # after a stable session: reconnect almost at once
         base = min(self.config.reconnect_max, 0.5 * 2 ** (attempt - 1))
         return float(base * random.uniform(0.8, 1.2))
 
