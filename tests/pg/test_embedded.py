@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from pgcluster_tui.pg.embedded import EmbeddedServer
+from pgcluster_tui.pg.embedded import EmbeddedServer, prune_leftovers
+from tests.waiting import wait_until_sync
 
 
 def state(pid: int) -> str:
@@ -83,3 +87,35 @@ def test_dsn_has_no_password_and_a_private_socket(private_server: EmbeddedServer
     assert str(private_server.socket_dir) in private_server.dsn
     if os.geteuid() == 0:
         assert not str(private_server.socket_dir).startswith("/root")
+
+
+OWNER = """
+import sys
+import time
+from pathlib import Path
+from pgcluster_tui.pg.embedded import EmbeddedServer
+server = EmbeddedServer(Path(sys.argv[1]))
+server.start()
+print(server.pid, server.root, flush=True)
+time.sleep(120)
+"""
+
+
+def test_server_dies_with_a_killed_owner_and_its_directory_is_pruned() -> None:
+    base = Path(tempfile.mkdtemp(prefix="pgcluster-tui-test-", dir="/tmp"))
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(base)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        pid_text, root_text = owner.stdout.readline().split()
+    finally:
+        owner.kill()
+        owner.wait()
+    postmaster, root = int(pid_text), Path(root_text)
+    wait_until_sync(lambda: not alive(postmaster), what="the orphaned postmaster to exit")
+    assert root.parent == base
+    assert root.exists()
+    assert prune_leftovers(base) == 1
+    assert not root.exists()
+    base.rmdir()
