@@ -333,3 +333,12 @@ async def test_reconnects_after_its_backend_is_terminated(
     assert reason
     assert "\n" not in reason
     assert c.heard(NODE, second.sender_pid)
+
+
+def test_worker_refuses_a_channel_or_node_the_protocol_cannot_carry() -> None:
+    with pytest.raises(ProtocolError, match="64 bytes"):
+        ChannelWorker(config("host=127.0.0.1", "x" * 64))
+    with pytest.raises(ProtocolError, match="empty"):
+        ChannelWorker(config("host=127.0.0.1", ""))
+    with pytest.raises(ProtocolError, match="no @"):
+        ChannelWorker(config("host=127.0.0.1", "cluster", node="nameless"))
