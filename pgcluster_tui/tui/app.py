@@ -45,7 +45,7 @@ from pgcluster_tui.tui.messages import ChannelClosed, FactsArrived
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.widgets.event_log import EventLog
-from pgcluster_tui.tui.widgets.node_table import NodeTable
+from pgcluster_tui.tui.widgets.node_table import SORTS, NodeTable
 from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Link, Status, StatusLine
 
 REFRESH_SECONDS = 0.25
@@ -76,7 +76,7 @@ EXPORT_FIELDS = (
 class PgClusterApp(App[int]):
     """Watch the cluster channel: who heartbeats, how fresh, who is junk; announce and forget."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "pgcluster-tui"
     ENABLE_COMMAND_PALETTE = True
 
@@ -89,9 +89,9 @@ class PgClusterApp(App[int]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
         Binding("s", "sort", "Sort", id="sort"),
-        Binding("S", "reverse", "Reverse", id="reverse"),
+        Binding("S", "reverse", "Reverse", show=False, id="reverse"),
         Binding("p", "pause", "Pause", id="pause"),
-        Binding("c", "clear_log", "Clear log", id="clear_log"),
+        Binding("c", "clear_log", "Clear log", show=False, id="clear_log"),
         Binding("e", "export", "Export", id="export"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -303,7 +303,7 @@ class PgClusterApp(App[int]):
                 counts=self.model.counts(),
                 paused=self.paused,
                 filter_text=self.filter_input.value,
-                sort_label=table.sort_by,
+                sort_label=SORTS[table.sort_by].label,
                 reverse=table.reverse,
                 embedded=self.embedded,
             )

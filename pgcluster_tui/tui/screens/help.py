@@ -57,13 +57,17 @@ class HelpScreen(ModalScreen[None]):
             f"beats ({self.thresholds.interval:g}s assumed until then). φ is the "
             "phi-accrual suspicion: above 8 a node is very probably gone.",
         )
-        with VerticalScroll(id="help-dialog"):
+        dialog = VerticalScroll(id="help-dialog")
+        dialog.border_title = "Help"
+        dialog.border_subtitle = "escape, ? or q closes"
+        with dialog:
             yield Static(Text("Keys", style="bold"), classes="help-heading")
             yield Static(keys)
-            yield Static(Text("Node states", style="bold"), classes="help-heading")
+            yield Static(
+                Text("Node states", style="bold"), classes="help-heading", id="help-states"
+            )
             yield Static(states)
             yield Static(intro, id="help-intro")
-            yield Static(Text("escape, ? or q closes this screen", style="dim"), id="help-foot")
 
     def action_close(self) -> None:
         """Close the help screen."""

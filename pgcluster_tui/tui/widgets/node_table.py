@@ -11,7 +11,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from pgcluster_tui.core.events import NodeState, SenderAttributed
 from pgcluster_tui.core.membership import NodeView
@@ -39,6 +39,10 @@ class SortOrder:
     key: Callable[[NodeView], tuple[object, ...]]
 
 
+SORT_COLUMNS = {"state": "state", "name": "name", "age": "age", "beats": "beats"}
+SORT_COLUMNS |= {"interval": "interval", "first": "first", "since": "since"}
+"""The column each sort order marks with an arrow."""
+
 SORTS: dict[str, SortOrder] = {
     "state": SortOrder("state", lambda v: (-v.state.severity, v.name)),
     "name": SortOrder("name", lambda v: (v.name,)),
@@ -53,15 +57,15 @@ SORTS: dict[str, SortOrder] = {
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("self", "", 1),
     ("state", "State", 9),
-    ("name", "Node", 26),
-    ("age", "Heartbeat age", 16),
-    ("beats", "Beats", 6),
-    ("interval", "Interval", 14),
-    ("phi", "φ", 5),
+    ("name", "Node", 24),
+    ("age", "Heartbeat age", 15),
+    ("beats", "Beats", 5),
+    ("interval", "Interval", 12),
+    ("phi", "φ", 4),
     ("dup", "Dup", 3),
-    ("senders", "Sender pid / client / app", 30),
+    ("senders", "Sender pid, client, app", 26),
     ("first", "First seen", 10),
-    ("since", "State since", 11),
+    ("since", "Since", 8),
 )
 """Column key, header and width."""
 
@@ -112,6 +116,7 @@ class NodeTable(DataTable[Text]):
         self._signatures: dict[str, dict[str, tuple[str, str]]] = {}
         self._name_cells: dict[str, Text] = {}
         self.shown: list[NodeView] = []
+        self._marked: tuple[str, bool] = ("", False)
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -162,10 +167,22 @@ class NodeTable(DataTable[Text]):
             if [row.key.value for row in self.ordered_rows] != order:
                 rank = {id(self._name_cells[name]): i for i, name in enumerate(order)}
                 self.sort("name", key=lambda cell: rank[id(cell)])
+            self._mark_sorted_column()
             if selected is not None and selected in names:
                 index = self.get_row_index(selected)
                 if index != self.cursor_row:
                     self.move_cursor(row=index, animate=False)
+
+    def _mark_sorted_column(self) -> None:
+        if self._marked == (self.sort_by, self.reverse):
+            return
+        self._marked = (self.sort_by, self.reverse)
+        marked = SORT_COLUMNS[self.sort_by]
+        for key, label, _ in COLUMNS:
+            column = self.columns[ColumnKey(key)]
+            arrow = (" ↑" if self.reverse else " ↓") if key == marked else ""
+            column.label = Text(label + arrow, no_wrap=True)
+        self.refresh()
 
     def _put(self, view: NodeView, senders: SenderLookup) -> None:
         cells = self._cells(view, senders)

@@ -103,15 +103,17 @@ class StatusLine(Static):
         elif link.phase == "stopped":
             text.append("○ stopped", style=dim)
         else:
-            text.append("✕ disconnected ", style=bad)
-            text.append(where)
-            if link.reason:
-                text.append(f": {literal(link.reason)}", style=bad)
+            text.append("✕ disconnected", style=bad)
             if link.retry_at is not None:
                 text.append(f" · retry in {countdown(link.retry_at, s.now)}", style=warn)
                 text.append(f" (attempt {link.attempt})", style=dim)
+            text.append(" · ", style=dim)
+            text.append(where)
         text.append(" · channel ", style=dim)
         text.append(literal(s.channel))
+        if link.phase == "disconnected" and link.reason:
+            text.append(" · ", style=dim)
+            text.append(literal(link.reason), style=bad)
         text.append("\n")
         text.append("node ", style=dim)
         text.append(literal(s.node))
@@ -141,8 +143,9 @@ class StatusLine(Static):
                 text.append(f" · QUEUE {link.queue_usage:.1%} FULL", style=bad)
             else:
                 text.append(f" · queue {link.queue_usage:.1%}", style=dim)
-        arrow = "↑" if s.reverse else "↓"
-        text.append(f" · sort {s.sort_label} {arrow}", style=dim)
+        if s.sort_label != "state" or s.reverse:
+            arrow = "↑" if s.reverse else "↓"
+            text.append(f" · sort {s.sort_label} {arrow}", style=dim)
         if s.filter_text:
             text.append(" · filter ", style=dim)
             text.append(literal(s.filter_text), style=warn)

@@ -1,0 +1,98 @@
+"""A recorded cluster for deterministic snapshots: the worker's own facts, replayed at a fixed time.
+
+The snapshots test the UI apart from the producer (the Pilot tests drive both on a real
+PostgreSQL): real pids, socket paths and round trips differ on every run.
+"""
+
+from __future__ import annotations
+
+from pgcluster_tui.core.events import (
+    Connected,
+    Connecting,
+    Disconnected,
+    Notification,
+    ProbeMeasured,
+    QueueUsageMeasured,
+    RetryScheduled,
+    SenderAttributed,
+)
+from pgcluster_tui.pg.worker import Fact
+from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.tui.messages import FactsArrived
+from tests.tui.conftest import NODE, make_settings
+
+NOW = 1_767_225_600.0
+"""2026-01-01 00:00:00 UTC, the frozen clock of every snapshot."""
+
+TARGET = "postgres@db.internal:5432/postgres"
+CHANNEL = "realtime_cluster"
+
+
+class ReplayApp(PgClusterApp):
+    """The dashboard with no channel worker running: facts come from the test."""
+
+    def start_channel(self) -> None:
+        """Replay mode: nothing listens, the test posts the facts."""
+
+    def replay(self, facts: list[Fact]) -> None:
+        """Deliver facts exactly as the worker would, in one batch."""
+        self.post_message(FactsArrived(facts))
+
+
+def make_app() -> ReplayApp:
+    """A replay dashboard on a frozen clock, heartbeating with the default interval."""
+    settings = make_settings(CHANNEL, heartbeat=True, interval=5.0)
+    return ReplayApp(settings, "host=db.internal user=postgres", clock=lambda: NOW)
+
+
+def _beats() -> list[Notification]:
+    plan: list[tuple[str, int, tuple[float, ...]]] = [
+        (NODE, 4100, (10.2, 5.1, 0.2)),
+        ("web1@10.0.1.17", 4201, (10.0, 5.0, 0.5)),
+        ("web2@10.0.1.18", 4202, (1.0,)),
+        ("worker@10.0.1.20", 4203, (20.0, 15.0, 10.0)),
+        ("batch@10.0.1.21", 4204, (35.0, 30.0, 25.0)),
+        ("gone@10.0.1.22", 4205, (60.0, 55.0, 50.0)),
+        ("twin@10.0.1.40", 4301, (9.0, 4.0)),
+        ("twin@10.0.1.40", 4302, (8.5, 3.5)),
+        ("restart@10.0.1.23", 4500, (12.0, 7.0)),
+        ("restart@10.0.1.23", 4501, (2.0,)),
+        ("[bold]evil@x", 4400, (2.5,)),
+        ("\x1b[31mred", 4600, (3.0,)),
+    ]
+    beats = [Notification(name, pid, NOW - ago) for name, pid, agos in plan for ago in agos]
+    return sorted(beats, key=lambda n: n.at)
+
+
+def cluster() -> list[Fact]:
+    """A cluster with a node in every state, a duplicate, a restart, junk and markup."""
+    facts: list[Fact] = [
+        Connecting(NOW - 61.0, TARGET, 1),
+        Connected(NOW - 60.5, TARGET, "18.1", "postgres", 4000, 4001),
+    ]
+    facts += _beats()
+    facts += [
+        SenderAttributed(NOW - 0.1, 4100, "local", "pgcluster-tui sender", "postgres", ""),
+        SenderAttributed(NOW - 0.1, 4201, "10.0.1.17", "realtime", "postgres", ""),
+        SenderAttributed(NOW - 0.1, 4301, "10.0.1.40", "realtime", "postgres", ""),
+        SenderAttributed(NOW - 0.1, 4302, "10.0.1.41", "realtime", "postgres", ""),
+        SenderAttributed(NOW - 0.1, 4400, "10.6.6.6", "[link=http://x]evil", "mallory", ""),
+        ProbeMeasured(NOW - 0.1, 0.84),
+        QueueUsageMeasured(NOW - 0.1, 0.0004),
+    ]
+    return facts
+
+
+def outage() -> list[Fact]:
+    """After `cluster()`: the server went away and we are waiting to retry."""
+    reason = (
+        'connection failed: connection to server at "db.internal" (10.0.0.5), port 5432 '
+        "failed: Connection refused"
+    )
+    return [
+        Disconnected(NOW - 0.09, "server closed the connection unexpectedly"),
+        RetryScheduled(NOW - 0.09, 0.01, 1),
+        Connecting(NOW - 0.08, TARGET, 2),
+        Disconnected(NOW - 0.07, reason),
+        RetryScheduled(NOW - 0.07, 3.2, 3),
+    ]
