@@ -388,9 +388,11 @@ class ChannelWorker:
                 self._heartbeat_changed.clear()
                 await self._wait_for(self._heartbeat_changed, None)
                 continue
-            await self._notify(self.config.node, manual=False)
-            self.next_beat_at = self._clock() + self.config.interval
+            # Clear before sending: a toggle during the NOTIFY must still wake the wait below.
             self._heartbeat_changed.clear()
+            await self._notify(self.config.node, manual=False)
+            if self._heartbeat:
+                self.next_beat_at = self._clock() + self.config.interval
             await self._wait_for(self._heartbeat_changed, self.config.interval)
 
     async def _notify(self, payload: str, *, manual: bool) -> None:

@@ -30,7 +30,6 @@ from pgcluster_tui.core.protocol import ProtocolError, notify_statement
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.pg.worker import ChannelWorker, send_once
 from tests.pg.collector import Collector, RawListener, config, raw_connection
-from tests.waiting import wait_until
 
 NODE = "pgcluster_tui@test"
 
@@ -116,9 +115,9 @@ async def test_heartbeat_repeats_every_interval(dsn: str, channel: str) -> None:
     assert all(0.2 < gap < 1.5 for gap in gaps), gaps
 
 
-async def test_turning_heartbeat_on_beats_at_once(dsn: str, channel: str) -> None:
+async def test_turning_heartbeat_on_beats_at_once_and_off_stops_it(dsn: str, channel: str) -> None:
     async with await RawListener.open(dsn, channel) as listener:
-        worker = ChannelWorker(config(dsn, channel))
+        worker = ChannelWorker(config(dsn, channel, interval=0.2))
         async with Collector(worker) as c:
             await c.connected()
             assert not worker.heartbeat
@@ -126,8 +125,14 @@ async def test_turning_heartbeat_on_beats_at_once(dsn: str, channel: str) -> Non
             assert worker.heartbeat
             notify = await listener.next()
             assert notify.payload == NODE
-            await wait_until(lambda: worker.next_beat_at is not None, what="next beat due")
+            await c.wait_for(HeartbeatSent, count=3)
             worker.set_heartbeat(False)
+            assert worker.next_beat_at is None
+            sent = len(c.of(HeartbeatSent))
+            # Five probe round trips (0.2 s apart) span several heartbeat intervals.
+            probes = len(c.of(ProbeMeasured))
+            await c.wait_for(ProbeMeasured, count=probes + 5)
+            assert len(c.of(HeartbeatSent)) <= sent + 1  # at most the one in flight
             assert worker.next_beat_at is None
 
 
