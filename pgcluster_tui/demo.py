@@ -4,6 +4,8 @@ Roles, in the order `count` hands them out: a steady node, one that goes silent 
 (late, suspect, stale), one that restarts (a new connection, so a new backend pid and a new
 incarnation), two that share one name (a duplicate), one that sends junk, one that pauses
 long enough to turn suspect, one that pauses long enough to turn late; then steady nodes.
+The two pausing nodes share a cycle, so that near its end (and once the silent node is stale,
+about 23 intervals in) one node is in every state at the same time.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ JUNK = (
 
 SILENT_AFTER = 8
 RESTART_EVERY = 7
-FLAKY_PAUSE = 4.5
-LAGGARD_PAUSE = 2.2
+CYCLE = 12.0
+"""Intervals in the cycle the pausing nodes share."""
+
+QUIET_FROM = {"flaky": 6.0, "laggard": 9.0}
+"""When in the cycle each pausing node falls silent: flaky ends it suspect, laggard late."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +93,13 @@ class DemoCluster:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._random = random.Random()
+        self._started = 0.0
 
     def start(self) -> None:
         """Start every peer as a task on the running loop."""
         if self._tasks:
             return
+        self._started = asyncio.get_running_loop().time()
         for peer in self.peers:
             name = f"demo-{peer.role}-{peer.index}"
             self._tasks.append(asyncio.create_task(self._run(peer), name=name))
@@ -186,11 +193,14 @@ class DemoCluster:
         return False
 
     async def _pausing(self, conn: psycopg.AsyncConnection[Any], peer: Peer) -> bool:
-        pause = FLAKY_PAUSE if peer.role == "flaky" else LAGGARD_PAUSE
-        run = 6 if peer.role == "flaky" else 4
+        loop = asyncio.get_running_loop()
+        cycle = CYCLE * self.interval
+        quiet_from = QUIET_FROM[peer.role] * self.interval
         while not self._stop.is_set():
-            for _ in range(run):
-                await self._send(conn, peer.name)
-                await self._sleep(self._gap())
-            await self._sleep(self.interval * (pause - 1))
+            into = (loop.time() - self._started) % cycle
+            if into >= quiet_from:
+                await self._sleep(cycle - into + 0.01)
+                continue
+            await self._send(conn, peer.name)
+            await self._sleep(self._gap())
         return False

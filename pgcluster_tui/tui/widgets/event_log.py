@@ -110,7 +110,7 @@ class EventLog(RichLog):
     }
 
     def __init__(self, size: int, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=size, wrap=False, markup=False, auto_scroll=False)
+        super().__init__(id=id, max_lines=size, wrap=True, markup=False, auto_scroll=False)
         self.capacity = size
         self.paused = False
         self._held: deque[Text] = deque(maxlen=size)
@@ -121,7 +121,7 @@ class EventLog(RichLog):
         if described is None:
             return None
         kind, message = described
-        text = Text(no_wrap=True)
+        text = Text()
         text.append(clock_time(event.at), style=self._style("time"))
         text.append(" ")
         text.append(message, style=self._style(kind))
@@ -129,7 +129,7 @@ class EventLog(RichLog):
 
     def note(self, at: float, message: str) -> None:
         """Log a line of our own (an action the user took)."""
-        text = Text(no_wrap=True)
+        text = Text()
         text.append(clock_time(at), style=self._style("time"))
         text.append(" ")
         text.append(literal(message), style=self._style("note"))

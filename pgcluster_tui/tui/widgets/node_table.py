@@ -49,7 +49,7 @@ SORTS: dict[str, SortOrder] = {
     "age": SortOrder("age", lambda v: (-v.age, v.name)),
     "beats": SortOrder("beats", lambda v: (-v.beats, v.name)),
     "interval": SortOrder("interval", lambda v: (-v.interval, v.name)),
-    "first": SortOrder("first seen", lambda v: (v.first_seen, v.name)),
+    "first": SortOrder("joined", lambda v: (v.first_seen, v.name)),
     "since": SortOrder("state since", lambda v: (v.state_since, v.name)),
 }
 """Sort orders in the order `s` cycles through them; each puts the notable rows first."""
@@ -63,8 +63,8 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("interval", "Interval", 12),
     ("phi", "φ", 4),
     ("dup", "Dup", 3),
-    ("senders", "Sender pid, client, app", 26),
-    ("first", "First seen", 10),
+    ("senders", "Sender pid, client, app", 24),
+    ("first", "Joined", 8),
     ("since", "Since", 8),
 )
 """Column key, header and width."""

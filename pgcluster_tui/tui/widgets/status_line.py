@@ -87,9 +87,7 @@ class StatusLine(Static):
         ok, warn, bad, dim = (self._style(n) for n in ("ok", "warn", "bad", "dim"))
         link = s.link
         text = Text(no_wrap=True, overflow="ellipsis")
-        where = literal(link.target) or "the database"
-        if s.embedded:
-            where += " (embedded)"
+        where = "the embedded server" if s.embedded else literal(link.target) or "the database"
         if link.phase == "connected":
             text.append("● connected ", style=ok)
             text.append(where)
@@ -107,15 +105,14 @@ class StatusLine(Static):
             if link.retry_at is not None:
                 text.append(f" · retry in {countdown(link.retry_at, s.now)}", style=warn)
                 text.append(f" (attempt {link.attempt})", style=dim)
+            if link.reason:
+                text.append(" · ", style=dim)
+                text.append(literal(link.reason), style=bad)
             text.append(" · ", style=dim)
             text.append(where)
         text.append(" · channel ", style=dim)
         text.append(literal(s.channel))
-        if link.phase == "disconnected" and link.reason:
-            text.append(" · ", style=dim)
-            text.append(literal(link.reason), style=bad)
-        text.append("\n")
-        text.append("node ", style=dim)
+        text.append(" · node ", style=dim)
         text.append(literal(s.node))
         if s.heartbeat:
             text.append(" heartbeating", style=ok)
@@ -123,7 +120,7 @@ class StatusLine(Static):
                 text.append(f", next beat in {countdown(s.next_beat_at, s.now)}")
         else:
             text.append(" observing", style=dim)
-        text.append(" │ ", style=dim)
+        text.append("\n")
         total = sum(s.counts.values())
         text.append(f"{total} node{'' if total == 1 else 's'}")
         for state in NodeState:
