@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import typing
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -567,3 +570,35 @@ def test_states_only_worsen_on_tick_and_improve_only_on_beat(
             assert view.age >= 0.0
             assert math.isfinite(view.phi)
             assert view.interval >= MIN_INTERVAL
+
+
+def _sample(hint: object) -> object:
+    samples: dict[object, object] = {
+        str: "x[bold]\x1b",
+        int: 7,
+        float: 1.5,
+        bool: True,
+        NodeState: NodeState.LATE,
+        tuple[int, ...]: (1, 2),
+    }
+    return samples[hint]
+
+
+def test_every_event_serialises_to_the_stable_json_shape() -> None:
+    from pgcluster_tui.core import events
+
+    classes = [
+        cls
+        for cls in vars(events).values()
+        if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+    ]
+    assert len(classes) >= 20
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {f.name: _sample(hints[f.name]) for f in dataclasses.fields(cls)}
+        values["at"] = 0.25
+        data = cls(**values).to_json()
+        assert list(data)[:2] == ["event", "at"]
+        assert data["event"] == cls.kind
+        assert data["at"] == "1970-01-01T00:00:00.250+00:00"
+        assert json.loads(json.dumps(data)) == data
