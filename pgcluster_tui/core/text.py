@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 _INVISIBLE = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\t\n]"
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\t\n"
+    r"\ud800-\udfff]"  # lone surrogates (e.g. undecodable argv bytes) cannot be written
 )
 
 
