@@ -22,6 +22,7 @@ from pgcluster_tui.core.events import (
     Notification,
     ProbeMeasured,
     RetryScheduled,
+    SenderAttributed,
 )
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.errors import WorkerError
@@ -225,3 +226,27 @@ async def test_listener_that_stops_receiving_is_reported_silent_then_healthy(
         healthy = await c.wait_for(ListenerHealthy)
         assert healthy.at > silent.at
         assert len(c.of(Connected)) == 1
+
+
+# Attribution as a role that may not see other sessions
+
+
+async def test_attribution_leaves_blanks_a_plain_role_may_not_see(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    async with await raw_connection(private_server.dsn) as admin:
+        await admin.execute("CREATE ROLE observer LOGIN")
+    observer_dsn = private_server.dsn.replace("user=postgres", "user=observer")
+    worker = ChannelWorker(config(observer_dsn, channel))
+    async with (
+        Collector(worker) as c,
+        await raw_connection(private_server.dsn, application_name="cluster_node_x") as raw,
+    ):
+        connected = await c.connected()
+        assert connected.user == "observer"
+        pid = raw.info.backend_pid
+        await raw.execute("SELECT pg_notify(%s, %s)", (channel, "x@h"))
+        sender = await c.wait_for(SenderAttributed, lambda s: s.pid == pid)
+    # PostgreSQL hides the address and start time of other roles' sessions, not the names.
+    assert (sender.client_addr, sender.backend_start) == ("", "")
+    assert (sender.application_name, sender.usename) == ("cluster_node_x", "postgres")
