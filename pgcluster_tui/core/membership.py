@@ -158,7 +158,9 @@ class Membership:
             self._remember_pid(node, pid, now)
         else:
             node.pid_last[pid] = now
-            self._learn_gap(node, now - previous_beat_of_pid)
+            gap = now - previous_beat_of_pid
+            if gap >= 0:  # the wall clock may step back; such a gap says nothing
+                self._learn_gap(node, gap)
             if pid != node.pid and not node.duplicate:
                 other_last = node.pid_last.get(node.pid, -math.inf)
                 if now - other_last <= self._after(node, self.thresholds.late):

@@ -602,3 +602,15 @@ def test_every_event_serialises_to_the_stable_json_shape() -> None:
         assert data["event"] == cls.kind
         assert data["at"] == "1970-01-01T00:00:00.250+00:00"
         assert json.loads(json.dumps(data)) == data
+
+
+def test_a_wall_clock_stepping_back_does_not_corrupt_the_estimate() -> None:
+    model = Membership()
+    beats(model, [100.0, 105.0, 110.0, 115.0])
+    beat(model, 50.0)  # NTP stepped the clock back
+    beats(model, [55.0, 60.0])
+    view = model.view(A, 60.0)
+    assert view.interval == pytest.approx(5.0)
+    assert view.jitter >= 0.0
+    assert view.age == 0.0
+    assert model.tick(61.0) == []
