@@ -84,7 +84,7 @@ class PgClusterApp(App[int]):
         Binding("a", "announce", "Announce", id="announce", tooltip="Send our node name now"),
         Binding("A", "announce_as", "Announce as…", id="announce_as"),
         Binding("f,delete", "forget", "Forget", id="forget"),
-        Binding("F", "forget_stale", "Forget stale", id="forget_stale"),
+        Binding("F", "forget_stale", "Forget stale", show=False, id="forget_stale"),
         Binding("h", "toggle_heartbeat", "Heartbeat", id="heartbeat"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
@@ -235,9 +235,13 @@ class PgClusterApp(App[int]):
                 link.reason, link.retry_at, link.listener_silent = "", None, False
                 self.model.resume(fact.at)
             case Disconnected(reason=reason):
+                # Each failed retry repeats the reason; the log says it once.
+                repeated = link.phase in ("disconnected", "connecting") and reason == link.reason
                 link.phase = "stopped" if self.channel_worker.stopping else "disconnected"
                 link.reason, link.rtt_ms = reason, None
                 self.model.freeze(fact.at)
+                if repeated:
+                    return []
             case RetryScheduled(delay=delay, attempt=attempt):
                 link.retry_at, link.attempt = fact.at + delay, attempt
                 return []

@@ -90,9 +90,9 @@ def outage() -> list[Fact]:
         "failed: Connection refused"
     )
     return [
-        Disconnected(NOW - 0.09, "server closed the connection unexpectedly"),
-        RetryScheduled(NOW - 0.09, 0.01, 1),
-        Connecting(NOW - 0.08, TARGET, 2),
-        Disconnected(NOW - 0.07, reason),
-        RetryScheduled(NOW - 0.07, 3.2, 3),
+        Disconnected(NOW, "server closed the connection unexpectedly"),
+        RetryScheduled(NOW, 0.01, 1),
+        Connecting(NOW, TARGET, 2),
+        Disconnected(NOW, reason),
+        RetryScheduled(NOW, 3.2, 3),
     ]

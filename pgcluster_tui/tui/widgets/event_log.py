@@ -161,8 +161,10 @@ class EventLog(RichLog):
             self._held.extend(lines)
             return
         follow = self.is_vertical_scroll_end
+        # Wrap at our own width: left alone, RichLog measures against the console's width.
+        width = self.scrollable_content_region.width or None
         for text in lines:
-            self.write(text, scroll_end=False)
+            self.write(text, width=width, scroll_end=False)
         if follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
 

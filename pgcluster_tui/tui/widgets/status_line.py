@@ -87,12 +87,12 @@ class StatusLine(Static):
         ok, warn, bad, dim = (self._style(n) for n in ("ok", "warn", "bad", "dim"))
         link = s.link
         text = Text(no_wrap=True, overflow="ellipsis")
-        where = "the embedded server" if s.embedded else literal(link.target) or "the database"
+        where = "embedded server" if s.embedded else literal(link.target) or "the database"
         if link.phase == "connected":
             text.append("● connected ", style=ok)
             text.append(where)
             if link.server_version:
-                text.append(f" · PostgreSQL {literal(link.server_version)}", style=dim)
+                text.append(f" · PG {literal(link.server_version)}", style=dim)
         elif link.phase == "connecting":
             text.append("◌ connecting ", style=warn)
             text.append(where)
@@ -117,7 +117,7 @@ class StatusLine(Static):
         if s.heartbeat:
             text.append(" heartbeating", style=ok)
             if s.next_beat_at is not None and link.phase == "connected":
-                text.append(f", next beat in {countdown(s.next_beat_at, s.now)}")
+                text.append(f", next in {countdown(s.next_beat_at, s.now)}")
         else:
             text.append(" observing", style=dim)
         text.append("\n")
