@@ -286,7 +286,7 @@ async def test_q_quits_within_two_seconds_with_the_database_gone(
         started = time.monotonic()
         await pilot.press("q")
         await wait_until(lambda: app.return_code is not None, timeout=3)
-        assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 2.0, "the app, worker and demo all stopped"
     assert app.demo is not None
     assert all(task.done() for task in app.demo._tasks)
 
@@ -308,3 +308,44 @@ async def test_reconnects_after_a_server_restart(
         await connected(app)
         assert app.link.reconnects == 1
         await wait_until(lambda: "reconnects 1" in status(app))
+
+
+async def test_ctrl_c_quits_within_two_seconds_with_the_server_hung(
+    private_server: object, channel: str, settings: Settings
+) -> None:
+    from pgcluster_tui.pg.embedded import EmbeddedServer
+
+    assert isinstance(private_server, EmbeddedServer)
+    app = PgClusterApp(settings, private_server.dsn, demo=3)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await connected(app)
+            await wait_until(lambda: len(rows(app)) >= 2, what="demo peers")
+            await asyncio.to_thread(private_server.freeze)
+            started = time.monotonic()
+            await pilot.press("ctrl+c")
+            await wait_until(lambda: app.return_code is not None, timeout=3)
+        assert time.monotonic() - started < 2.0, "the app, worker and demo all stopped"
+    finally:
+        private_server.thaw()
+
+
+async def test_the_demo_shows_every_kind_of_peer(
+    embedded_server: object, channel: str, settings: Settings
+) -> None:
+    from pgcluster_tui.demo import DemoCluster
+    from pgcluster_tui.pg.embedded import EmbeddedServer
+
+    assert isinstance(embedded_server, EmbeddedServer)
+    dsn = embedded_server.dsn
+    app = PgClusterApp(settings, dsn, demo=8)
+    app.demo = DemoCluster(dsn, channel, 8, interval=0.5)
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: "twin@10.0.0.40" in app.model, what="the twins")
+        await wait_until(lambda: app.model.view("twin@10.0.0.40", app.clock()).duplicate)
+        for line in ("junk ", "restarted  restart@", "late ", "suspect    flaky@", "stale "):
+            await wait_until(lambda line=line: line in log_text(app), timeout=15, what=line)  # type: ignore[misc]
+        await wait_until(lambda: app.model.state("silent@10.0.0.12") is NodeState.STALE)
+        senders = cell(app, "app1@10.0.0.11", "senders")
+        assert "demo steady" in senders
+    assert all(task.done() for task in app.demo._tasks)
