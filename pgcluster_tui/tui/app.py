@@ -160,6 +160,10 @@ class PgClusterApp(App[int]):
         )
         self.paused = False
         self._dirty = True
+        self._drawn_at = 0.0
+        self._draw_seconds = 0.0
+        self.frames = 0
+        """How many times the view was redrawn (coalescing keeps this low under floods)."""
         self._abilities: tuple[object, ...] = ()
         self._stopped = False
         self._exports = 0
@@ -286,10 +290,15 @@ class PgClusterApp(App[int]):
         self._redraw(now)
 
     def _refresh_pending(self) -> None:
-        if self._dirty:
+        scrolled = round(self.table.scroll_offset.y) != self.table.synced_scroll
+        scrolled = scrolled and not self.paused
+        # Under load a redraw can take a while: keep at most a fifth of the time for drawing.
+        rested = time.monotonic() - self._drawn_at >= 4 * self._draw_seconds
+        if (self._dirty and rested) or scrolled:
             self._redraw()
 
     def _redraw(self, now: float | None = None, *, force: bool = False) -> None:
+        started = time.monotonic()
         now = self.clock() if now is None else now
         self._dirty = False
         table = self.table
@@ -313,6 +322,9 @@ class PgClusterApp(App[int]):
             )
         )
         self._refresh_abilities()
+        self._drawn_at = time.monotonic()
+        self._draw_seconds = self._drawn_at - started
+        self.frames += 1
 
     def _refresh_abilities(self) -> None:
         abilities = (

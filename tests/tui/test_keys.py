@@ -8,9 +8,12 @@ import json
 import time
 from pathlib import Path
 
+import psycopg
+
 from pgcluster_tui.core.events import NodeState
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.tui.messages import FactsArrived
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from tests.tui.conftest import (
@@ -349,3 +352,36 @@ async def test_the_demo_shows_every_kind_of_peer(
         senders = cell(app, "app1@10.0.0.11", "senders")
         assert "demo steady" in senders
     assert all(task.done() for task in app.demo._tasks)
+
+
+async def test_a_flood_is_coalesced_and_keys_answer_at_once(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    batches = 0
+
+    def count(message: object) -> None:
+        nonlocal batches
+        batches += isinstance(message, FactsArrived)
+
+    async with app.run_test(size=SIZE, message_hook=count) as pilot:
+        await connected(app)
+        frames, flood_started = app.frames, time.monotonic()
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            for _ in range(2):
+                await conn.execute(
+                    "SELECT pg_notify(%s, 'flood' || g || '@h') FROM generate_series(1, 4000) g",
+                    (channel,),
+                )
+        await wait_until(lambda: app.model.beats_total >= 8000, what="the flood")
+        await wait_until(lambda: len(rows(app)) == 4000, what="4000 rows")
+        elapsed = time.monotonic() - flood_started
+        # One message per batch, but redraws are bounded by time: 4 a second plus the 1 Hz tick.
+        assert batches > 1
+        assert app.frames - frames <= 5 * elapsed + 3, (app.frames - frames, batches, elapsed)
+        started = time.monotonic()
+        await pilot.press("p")
+        assert "PAUSED" in status(app)
+        await pilot.press("s")
+        assert app.table.sort_by == "name"
+        assert time.monotonic() - started < 1.0

@@ -28,6 +28,9 @@ GLYPHS = {
 
 BAR_CELLS = 8
 
+VOLATILE = frozenset({"age", "phi"})
+"""Columns that change every second on every row: kept current only where visible."""
+
 SenderLookup = Callable[[int], SenderAttributed | None]
 
 
@@ -113,7 +116,9 @@ class NodeTable(DataTable[Text]):
         self.sort_by = "state"
         self.reverse = False
         self.filter_words: tuple[str, ...] = ()
-        self._signatures: dict[str, dict[str, tuple[str, str]]] = {}
+        self._signatures: dict[str, dict[str, object]] = {}
+        self._styles: dict[str, Style] = {}
+        self.synced_scroll = 0
         self._name_cells: dict[str, Text] = {}
         self.shown: list[NodeView] = []
         self._marked: tuple[str, bool] = ("", False)
@@ -150,19 +155,24 @@ class NodeTable(DataTable[Text]):
 
     def sync(self, views: Sequence[NodeView], senders: SenderLookup) -> None:
         """Make the table show `views` (filtered and sorted) by adding, updating and removing."""
+        self._styles.clear()
         selected = self.selected_name
         words = self.filter_words
         wanted = [v for v in views if matches(v, words)] if words else list(views)
         wanted.sort(key=SORTS[self.sort_by].key, reverse=self.reverse)
         self.shown = wanted
         names = {v.name for v in wanted}
+        # Ages change every second on every row; off-screen rows get them when scrolled to.
+        top = round(self.scroll_offset.y)
+        first, last = top - 2, top + self.size.height + 2
+        self.synced_scroll = top
         with self.app.batch_update():
             for name in [n for n in self._signatures if n not in names]:
                 self.remove_row(name)
                 del self._signatures[name]
                 del self._name_cells[name]
-            for view in wanted:
-                self._put(view, senders)
+            for index, view in enumerate(wanted):
+                self._put(view, senders, visible=first <= index <= last)
             order = [v.name for v in wanted]
             if [row.key.value for row in self.ordered_rows] != order:
                 rank = {id(self._name_cells[name]): i for i, name in enumerate(order)}
@@ -184,66 +194,50 @@ class NodeTable(DataTable[Text]):
             column.label = Text(label + arrow, no_wrap=True)
         self.refresh()
 
-    def _put(self, view: NodeView, senders: SenderLookup) -> None:
-        cells = self._cells(view, senders)
+    def _put(self, view: NodeView, senders: SenderLookup, *, visible: bool) -> None:
+        details = self._details(view.pids, senders)
+        keys = self._keys(view, details)
         old = self._signatures.get(view.name)
-        signature = {key: (cell.plain, str(cell.style)) for key, cell in cells.items()}
         if old is None:
-            self.add_row(*cells.values(), key=view.name)
-        else:
-            for key, cell in cells.items():
-                if old[key] != signature[key]:
-                    self.update_cell(view.name, key, cell)
-        if old is None or old["name"] != signature["name"]:
-            self._name_cells[view.name] = cells["name"]
-        self._signatures[view.name] = signature
+            cells = [self._cell(column, view, details) for column, _, _ in COLUMNS]
+            self.add_row(*cells, key=view.name)
+            self._name_cells[view.name] = cells[2]
+            self._signatures[view.name] = keys
+            return
+        for column, key in keys.items():
+            if old[column] == key or (not visible and column in VOLATILE):
+                continue
+            cell = self._cell(column, view, details)
+            self.update_cell(view.name, column, cell)
+            old[column] = key
+            if column == "name":
+                self._name_cells[view.name] = cell
 
     # Cells
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"node-table--{name}", partial=True)
+        style = self._styles.get(name)
+        if style is None:
+            style = self.get_component_rich_style(f"node-table--{name}", partial=True)
+            self._styles[name] = style
+        return style
 
-    def _cells(self, v: NodeView, senders: SenderLookup) -> dict[str, Text]:
-        state_style = self._style(v.state.value)
-        dim = self._style("dim")
-        name = plain(v.name, style=self._style("self") if v.is_self else Style())
-        interval = Text(f"{v.interval:.1f}s", no_wrap=True)
-        if v.interval_estimated:
-            interval.append(f" ±{v.jitter:.2f}", style=dim)
-        else:
-            interval.append(" assumed", style=dim)
-        return {
-            "self": Text("★" if v.is_self else "", style=self._style("self")),
-            "state": Text(f"{GLYPHS[v.state]} {v.state.value}", style=state_style),
-            "name": name,
-            "age": self._age_bar(v),
-            "beats": Text(str(v.beats), justify="right"),
-            "interval": interval,
-            "phi": Text(f"{min(v.phi, 99.9):.1f}", justify="right"),
-            "dup": Text("DUP", style=self._style("duplicate")) if v.duplicate else Text(""),
-            "senders": self._senders(v.pids, senders),
-            "first": Text(clock_time(v.first_seen), style=dim),
-            "since": Text(clock_time(v.state_since), style=dim),
-        }
-
-    def _age_bar(self, v: NodeView) -> Text:
+    @staticmethod
+    def _zone(v: NodeView) -> NodeState:
         if v.age > v.stale_after:
-            zone = NodeState.STALE
-        elif v.age > v.suspect_after:
-            zone = NodeState.SUSPECT
-        elif v.age > v.late_after:
-            zone = NodeState.LATE
-        else:
-            zone = NodeState.ALIVE
-        filled = min(BAR_CELLS, round(v.age / v.stale_after * BAR_CELLS)) if v.stale_after else 0
-        bar = Text(no_wrap=True)
-        bar.append("█" * filled, style=Style(color=self._style(zone.value).color))
-        bar.append("░" * (BAR_CELLS - filled), style=self._style("bar-empty"))
-        bar.append(f" {format_age(v.age):>6}")
-        return bar
+            return NodeState.STALE
+        if v.age > v.suspect_after:
+            return NodeState.SUSPECT
+        if v.age > v.late_after:
+            return NodeState.LATE
+        return NodeState.ALIVE
 
-    def _senders(self, pids: Sequence[int], senders: SenderLookup) -> Text:
-        text = Text(", ".join(str(pid) for pid in pids), no_wrap=True, overflow="ellipsis")
+    @staticmethod
+    def _filled(v: NodeView) -> int:
+        return min(BAR_CELLS, round(v.age / v.stale_after * BAR_CELLS)) if v.stale_after else 0
+
+    @staticmethod
+    def _details(pids: Sequence[int], senders: SenderLookup) -> tuple[str, ...]:
         details: list[str] = []
         for pid in pids:
             who = senders(pid)
@@ -251,6 +245,57 @@ class NodeTable(DataTable[Text]):
                 detail = " ".join(part for part in (who.client_addr, who.application_name) if part)
                 if detail and detail not in details:
                     details.append(detail)
-        if details:
-            text.append(" " + literal("; ".join(details)), style=self._style("dim"))
-        return text
+        return tuple(details)
+
+    def _keys(self, v: NodeView, details: tuple[str, ...]) -> dict[str, object]:
+        """What each cell shows, cheaply: a cell is rebuilt only when its key changes."""
+        return {
+            "self": v.is_self,
+            "state": v.state,
+            "name": (v.name, v.is_self),
+            "age": (format_age(v.age), self._zone(v), self._filled(v)),
+            "beats": v.beats,
+            "interval": (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
+            "phi": f"{min(v.phi, 99.9):.1f}",
+            "dup": v.duplicate,
+            "senders": (v.pids, details),
+            "first": int(v.first_seen),
+            "since": int(v.state_since),
+        }
+
+    def _cell(self, column: str, v: NodeView, details: tuple[str, ...]) -> Text:
+        dim = self._style("dim")
+        if column == "self":
+            return Text("★" if v.is_self else "", style=self._style("self"))
+        if column == "state":
+            return Text(f"{GLYPHS[v.state]} {v.state.value}", style=self._style(v.state.value))
+        if column == "name":
+            return plain(v.name, style=self._style("self") if v.is_self else Style())
+        if column == "age":
+            filled = self._filled(v)
+            bar = Text(no_wrap=True)
+            bar.append("█" * filled, style=Style(color=self._style(self._zone(v).value).color))
+            bar.append("░" * (BAR_CELLS - filled), style=self._style("bar-empty"))
+            bar.append(f" {format_age(v.age):>6}")
+            return bar
+        if column == "beats":
+            return Text(str(v.beats), justify="right")
+        if column == "interval":
+            interval = Text(f"{v.interval:.1f}s", no_wrap=True)
+            if v.interval_estimated:
+                interval.append(f" ±{v.jitter:.2f}", style=dim)
+            else:
+                interval.append(" assumed", style=dim)
+            return interval
+        if column == "phi":
+            return Text(f"{min(v.phi, 99.9):.1f}", justify="right")
+        if column == "dup":
+            return Text("DUP", style=self._style("duplicate")) if v.duplicate else Text("")
+        if column == "senders":
+            text = Text(", ".join(map(str, v.pids)), no_wrap=True, overflow="ellipsis")
+            if details:
+                text.append(" " + literal("; ".join(details)), style=dim)
+            return text
+        if column == "first":
+            return Text(clock_time(v.first_seen), style=dim)
+        return Text(clock_time(v.state_since), style=dim)
