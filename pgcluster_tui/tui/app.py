@@ -110,7 +110,7 @@ class PgClusterApp(App[int]):
         "reverse": "Reverse the sort order",
         "pause": "Freeze the view (data keeps flowing in) or resume it",
         "clear_log": "Remove every line from the event log",
-        "export": "Write the node table as JSON and CSV",
+        "export": "Write the table as shown (filter and order) to JSON and CSV",
         "help": "Show the keys and what each state means",
     }
 
@@ -126,7 +126,6 @@ class PgClusterApp(App[int]):
         super().__init__()
         self.settings = settings
         self.clock = clock
-        self.demo_count = demo
         self.embedded = embedded_dsn is not None
         self.model = Membership(
             settings.thresholds(), self_name=settings.node, max_nodes=settings.max_nodes
