@@ -7,7 +7,7 @@ import contextlib
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -68,6 +68,20 @@ class WorkerConfig:
 
 class ConnectionLost(Exception):
     """The session must be torn down and opened again."""
+
+
+@contextlib.contextmanager
+def _unless_broken(conn: psycopg.AsyncConnection[Any]) -> Iterator[None]:
+    """Let a failed statement pass when the connection survived it; re-raise when it did not.
+
+    A side query that fails (NOTIFY into a full queue, a revoked function) must not
+    tear down the session, or the observer would stop listening exactly then.
+    """
+    try:
+        yield
+    except psycopg.Error:
+        if conn.broken or conn.closed:
+            raise
 
 
 async def connect(config: WorkerConfig, role: str) -> psycopg.AsyncConnection[Any]:
@@ -444,11 +458,12 @@ class ChannelWorker:
             self._probe_sent[token] = time.monotonic()
             if len(self._probe_sent) > 64:
                 self._probe_sent.pop(next(iter(self._probe_sent)))
-            await bounded(
-                conn.execute(NOTIFY, (self.probe_channel, token)),
-                self.config.connect_timeout,
-                "probe NOTIFY",
-            )
+            with _unless_broken(conn):  # e.g. a full queue: the silence below reports it
+                await bounded(
+                    conn.execute(NOTIFY, (self.probe_channel, token)),
+                    self.config.connect_timeout,
+                    "probe NOTIFY",
+                )
             await self._wait_for(asyncio.Event(), self.config.probe_interval)
             silent_for = time.monotonic() - self._probe_last_ok
             if not self._probe_silent and silent_for > silence_limit:
@@ -471,12 +486,13 @@ class ChannelWorker:
         conn = self._sender
         assert conn is not None
         while not self._stopping:
-            cursor = await bounded(
-                conn.execute(QUEUE_USAGE), self.config.connect_timeout, "queue usage"
-            )
-            row = await cursor.fetchone()
-            if row is not None:
-                self._emit(QueueUsageMeasured(self._clock(), float(row[0])))
+            with _unless_broken(conn):
+                cursor = await bounded(
+                    conn.execute(QUEUE_USAGE), self.config.connect_timeout, "queue usage"
+                )
+                row = await cursor.fetchone()
+                if row is not None:
+                    self._emit(QueueUsageMeasured(self._clock(), float(row[0])))
             await self._wait_for(asyncio.Event(), QUEUE_POLL_SECONDS)
 
     async def _attribution_loop(self) -> None:
@@ -485,11 +501,12 @@ class ChannelWorker:
         while not self._stopping:
             pids = self._lookup.take()
             if pids:
-                found = await bounded(
-                    self._lookup.fetch(conn, pids, self._clock()),
-                    self.config.connect_timeout,
-                    "pg_stat_activity",
-                )
-                for sender in found:
-                    self._emit(sender)
+                with _unless_broken(conn):
+                    found = await bounded(
+                        self._lookup.fetch(conn, pids, self._clock()),
+                        self.config.connect_timeout,
+                        "pg_stat_activity",
+                    )
+                    for sender in found:
+                        self._emit(sender)
             await self._wait_for(asyncio.Event(), 0.25)

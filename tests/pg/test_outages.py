@@ -23,6 +23,7 @@ from pgcluster_tui.core.events import (
     ProbeMeasured,
     RetryScheduled,
     SenderAttributed,
+    SendFailed,
 )
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.errors import WorkerError
@@ -250,3 +251,30 @@ async def test_attribution_leaves_blanks_a_plain_role_may_not_see(
     # PostgreSQL hides the address and start time of other roles' sessions, not the names.
     assert (sender.client_addr, sender.backend_start) == ("", "")
     assert (sender.application_name, sender.usename) == ("cluster_node_x", "postgres")
+
+
+# Sending fails while the connection lives (a full queue looks like this)
+
+
+async def test_failing_notify_does_not_tear_down_the_session(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    async with await raw_connection(private_server.dsn) as admin:
+        await admin.execute("CREATE ROLE peer LOGIN")
+        await admin.execute("REVOKE EXECUTE ON FUNCTION pg_notify(text, text) FROM PUBLIC")
+        peer_dsn = private_server.dsn.replace("user=postgres", "user=peer")
+        worker = ChannelWorker(config(peer_dsn, channel, heartbeat=True, interval=0.2))
+        async with Collector(worker) as c:
+            await c.connected()
+            failed = await c.wait_for(SendFailed, count=3)
+            assert "permission denied" in failed.reason
+            with pytest.raises(WorkerError, match="permission denied"):
+                await worker.announce()
+            # Still listening: others' notifications arrive on the same session.
+            await admin.execute("SELECT pg_notify(%s, %s)", (channel, "other@h"))
+            await c.wait_for(Notification, lambda n: n.payload == "other@h")
+            await admin.execute("GRANT EXECUTE ON FUNCTION pg_notify(text, text) TO PUBLIC")
+            await c.wait_for(ProbeMeasured)
+            await c.wait_for(Notification, lambda n: n.payload == worker.config.node)
+            assert len(c.of(Connected)) == 1
+            assert not c.of(Disconnected)
