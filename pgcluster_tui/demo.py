@@ -42,7 +42,7 @@ RESTART_EVERY = 7
 CYCLE = 12.0
 """Intervals in the cycle the pausing nodes share."""
 
-QUIET_FROM = {"flaky": 6.0, "laggard": 9.0}
+QUIET_FROM = {"flaky": 7.0, "laggard": 9.6}
 """When in the cycle each pausing node falls silent: flaky ends it suspect, laggard late."""
 
 

@@ -53,7 +53,9 @@ async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> Non
         await wait_for(lambda: app.link.phase == "connected", 10, "the connection")
 
         def every_state() -> bool:
-            return set(app.model.counts()) >= WORST and NodeState.ALIVE in app.model.counts()
+            counts = app.model.counts()
+            silent = "silent@10.0.0.12" in app.model and app.model.state("silent@10.0.0.12")
+            return set(counts) >= WORST and NodeState.ALIVE in counts and silent is NodeState.STALE
 
         await wait_for(every_state, 90, "late, suspect and stale at once")
         async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
