@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgcluster_tui.core.events import (
@@ -85,6 +85,7 @@ def test_visible_cuts_to_a_limit_with_an_ellipsis() -> None:
     assert visible("abcd", 4) == "abcd"
 
 
+@settings(deadline=None)  # no flakes on a loaded machine
 @given(st.text())
 def test_visible_output_is_printable_and_encodable(text: str) -> None:
     shown = visible(text)
