@@ -126,6 +126,7 @@ class PgClusterApp(App[int]):
         super().__init__()
         self.settings = settings
         self.clock = clock
+        self.embedded_dsn = embedded_dsn
         self.embedded = embedded_dsn is not None
         self.model = Membership(
             settings.thresholds(), self_name=settings.node, max_nodes=settings.max_nodes
@@ -457,7 +458,8 @@ class PgClusterApp(App[int]):
 
     def action_help(self) -> None:
         """Show the keys and the states."""
-        self.push_screen(HelpScreen(self.key_help(), self.settings.thresholds()))
+        join = f"pgcluster-tui --dsn '{self.embedded_dsn}'" if self.embedded_dsn else None
+        self.push_screen(HelpScreen(self.key_help(), self.settings.thresholds(), join))
 
     async def action_quit(self) -> None:
         """Stop the worker and the demo (bounded), then exit."""

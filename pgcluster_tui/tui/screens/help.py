@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from pgcluster_tui.core.events import NodeState
 from pgcluster_tui.core.membership import Thresholds
+from pgcluster_tui.tui.text import literal
 from pgcluster_tui.tui.widgets.node_table import GLYPHS
 
 
@@ -36,10 +37,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "close", "Close", id="help_close"),
     ]
 
-    def __init__(self, keys: Sequence[tuple[str, str]], thresholds: Thresholds) -> None:
+    def __init__(
+        self, keys: Sequence[tuple[str, str]], thresholds: Thresholds, join: str | None = None
+    ) -> None:
         super().__init__()
         self.keys = keys
         self.thresholds = thresholds
+        self.join = join
 
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))
@@ -68,6 +72,10 @@ class HelpScreen(ModalScreen[None]):
             )
             yield Static(states)
             yield Static(intro, id="help-intro")
+            if self.join is not None:
+                join = Text("This is a private embedded server. Join it with: ")
+                join.append(literal(self.join), style="bold")
+                yield Static(join, id="help-join")
 
     def action_close(self) -> None:
         """Close the help screen."""
