@@ -94,3 +94,17 @@ async def test_sender_attribution_shows_literally() -> None:
         await wait_until(lambda: "app" in cell(app, "x@h", "senders"))
         assert cell(app, "x@h", "senders") == "9000 10.0.0.9 \\x1b[2J[bold]app"
         assert cell(app, NODE, "self") == "★"
+
+
+async def test_a_theme_change_recolours_every_cell() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.replay(cluster())
+        await wait_until(lambda: "web1@10.0.1.17" in rows(app))
+        app.tick()
+        before = app.table.get_cell("web1@10.0.1.17", "state").style
+        app.theme = "textual-light"
+        await pilot.pause()
+        app.tick()
+        after = app.table.get_cell("web1@10.0.1.17", "state").style
+        assert before != after

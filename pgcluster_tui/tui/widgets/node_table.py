@@ -126,6 +126,12 @@ class NodeTable(DataTable[Text]):
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(Text(label, no_wrap=True), width=width, key=key)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        # Cells carry their colours: forget every key so the next sync rebuilds each cell.
+        for signature in self._signatures.values():
+            signature.clear()
 
     # State
 
@@ -205,7 +211,7 @@ class NodeTable(DataTable[Text]):
             self._signatures[view.name] = keys
             return
         for column, key in keys.items():
-            if old[column] == key or (not visible and column in VOLATILE):
+            if old.get(column) == key or (not visible and column in VOLATILE and column in old):
                 continue
             cell = self._cell(column, view, details)
             self.update_cell(view.name, column, cell)
