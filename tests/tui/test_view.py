@@ -108,3 +108,8 @@ async def test_a_theme_change_recolours_every_cell() -> None:
         app.tick()
         after = app.table.get_cell("web1@10.0.1.17", "state").style
         assert before != after
+
+
+def test_literal_escapes_zero_width_and_lone_surrogates() -> None:
+    assert literal("a\u200bb") == "a\\u200bb"
+    assert literal("x\udcff") == "x\\udcff"
