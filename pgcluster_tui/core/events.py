@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -259,12 +260,32 @@ class SenderAttributed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationsDropped(Event):
+    """Notifications the worker read but dropped because nobody consumed them in time."""
+
+    kind: ClassVar[str] = "notifications_dropped"
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
     """One notification as received on the cluster channel (an input, not an event)."""
 
     payload: str
     pid: int
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """Notifications read from the cluster channel at one instant: (channel, payload, pid) each."""
+
+    at: float
+    items: Sequence[tuple[str, str, int]]
+
+    def notifications(self) -> list[Notification]:
+        """The same notifications one by one."""
+        return [Notification(payload, pid, self.at) for _, payload, pid in self.items]
 
 
 MEMBERSHIP_EVENTS: tuple[type[Event], ...] = (

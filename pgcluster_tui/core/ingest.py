@@ -8,13 +8,14 @@ from pgcluster_tui.core.events import (
     Connected,
     Disconnected,
     Event,
+    Heard,
     Notification,
     SenderAttributed,
 )
 from pgcluster_tui.core.membership import Membership
 
 
-def ingest(model: Membership, facts: Sequence[Notification | Event]) -> list[Event]:
+def ingest(model: Membership, facts: Sequence[Heard | Notification | Event]) -> list[Event]:
     """Apply notifications to the model; freeze on disconnect, resume on connect; pass events on."""
     out: list[Event] = []
     run: list[Notification] = []
@@ -25,6 +26,9 @@ def ingest(model: Membership, facts: Sequence[Notification | Event]) -> list[Eve
         if run:
             out.extend(model.observe_many(run))
             run = []
+        if type(fact) is Heard:
+            out.extend(model.observe_heard(fact))
+            continue
         if isinstance(fact, Connected):
             model.resume(fact.at)
         elif isinstance(fact, Disconnected):

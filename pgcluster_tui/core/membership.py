@@ -13,6 +13,7 @@ from pgcluster_tui.core.events import (
     Event,
     JunkReceived,
     JunkSuppressed,
+    Heard,
     NodeEvicted,
     NodeForgotten,
     NodeJoined,
@@ -135,7 +136,24 @@ class Membership:
             observe(n.payload, n.pid, n.at, events)
         return events
 
-    def _observe(self, payload: str, pid: int, now: float, events: list[Event]) -> None:
+    def observe_heard(self, heard: Heard) -> list[Event]:
+        """Apply notifications read at one instant; identical ones are counted, not replayed."""
+        events: list[Event] = []
+        observe = self._observe
+        at = heard.at
+        items = heard.items
+        if len(items) < 16:
+            for _, payload, pid in items:
+                observe(payload, pid, at, events)
+        else:
+            # Under a flood most items repeat: count them at C speed, apply each once.
+            for (_, payload, pid), count in Counter(items).items():
+                observe(payload, pid, at, events, count)
+        return events
+
+    def _observe(
+        self, payload: str, pid: int, now: float, events: list[Event], count: int = 1
+    ) -> None:
         verdict = self._verdicts.get(payload)
         if verdict is None:
             verdict = classify(payload)
@@ -144,12 +162,13 @@ class Membership:
             if len(payload) <= JUNK_PREVIEW_CHARS:
                 self._verdicts[payload] = verdict
         if isinstance(verdict, Junk):
-            self._junk(payload, verdict, pid, now, events)
+            self._junk(payload, verdict, pid, now, events, count)
             return
-        self.beats_total += 1
+        self.beats_total += count
         node = self._nodes.get(payload)
         if node is None:
             self._join(payload, pid, now, events)
+            self._nodes[payload].beats = count
             return
         previous_beat_of_pid = node.pid_last.get(pid)
         if previous_beat_of_pid is None:
@@ -167,7 +186,7 @@ class Membership:
                     node.duplicate = True
                     events.append(DuplicateNameDetected(now, payload, self._live_pids(node, now)))
         node.pid = pid
-        node.beats += 1
+        node.beats += count
         node.last_beat = now
         silent_for = now - node.age_from
         node.age_from = now
@@ -222,12 +241,21 @@ class Membership:
             node.mean_gap += max(1 / (n + 1), 0.125) * (gap - node.mean_gap)
         node.gaps += 1
 
-    def _junk(self, payload: str, verdict: Junk, pid: int, now: float, events: list[Event]) -> None:
-        self.junk_counts[verdict.reason.value] += 1
+    def _junk(
+        self,
+        payload: str,
+        verdict: Junk,
+        pid: int,
+        now: float,
+        events: list[Event],
+        count: int = 1,
+    ) -> None:
+        self.junk_counts[verdict.reason.value] += count
         if now - self._junk_window >= 1.0:
             if self._junk_suppressed:
                 events.append(JunkSuppressed(now, self._junk_suppressed))
             self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
+        self._junk_suppressed += count - 1
         if self._junk_in_window >= self.junk_burst:
             self._junk_suppressed += 1
             return
