@@ -28,13 +28,13 @@ from pgcluster_tui.core.events import (
     ListenerHealthy,
     ListenerSilent,
     NodeState,
-    Notification,
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
     SenderAttributed,
     iso,
 )
+from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import Membership, NodeView
 from pgcluster_tui.core.protocol import ProtocolError
 from pgcluster_tui.demo import DemoCluster
@@ -207,29 +207,18 @@ class PgClusterApp(App[int]):
     # Facts from the worker
 
     def on_facts_arrived(self, message: FactsArrived) -> None:
-        model = self.model
-        logged: list[Event] = []
-        run: list[Notification] = []
-        for fact in message.facts:
-            if isinstance(fact, Notification):
-                run.append(fact)
-                continue
-            if run:
-                logged += model.observe_many(run)
-                run = []
-            logged += self._apply(fact)
-        if run:
-            logged += model.observe_many(run)
-        self.events_log.add(logged)
+        # The core applies the batch to the model; the app keeps its link state and the log.
+        events = ingest(self.model, message.facts)
+        self.events_log.add([event for event in events if self._follow(event)])
         self._dirty = True
 
-    def _apply(self, fact: Event) -> list[Event]:
-        """Update the link state from a worker event; return what the log should show."""
+    def _follow(self, fact: Event) -> bool:
+        """Update the link state from an event; return whether the log shows it."""
         link = self.link
         match fact:
             case Connecting(target=target, attempt=attempt):
                 link.phase, link.target, link.attempt = "connecting", target, attempt
-                return [fact] if attempt == 1 else []
+                return attempt == 1
             case Connected():
                 if link.connected_before:
                     link.reconnects += 1
@@ -237,21 +226,18 @@ class PgClusterApp(App[int]):
                 link.phase, link.target = "connected", fact.target
                 link.server_version, link.user = fact.server_version, fact.user
                 link.reason, link.retry_at, link.listener_silent = "", None, False
-                self.model.resume(fact.at)
             case Disconnected(reason=reason):
                 # Each failed retry repeats the reason; the log says it once.
                 repeated = link.phase in ("disconnected", "connecting") and reason == link.reason
                 link.phase = "stopped" if self.channel_worker.stopping else "disconnected"
                 link.reason, link.rtt_ms = reason, None
-                self.model.freeze(fact.at)
-                if repeated:
-                    return []
+                return not repeated
             case RetryScheduled(delay=delay, attempt=attempt):
                 link.retry_at, link.attempt = fact.at + delay, attempt
-                return []
+                return False
             case ProbeMeasured(rtt_ms=rtt):
                 link.rtt_ms = rtt
-                return []
+                return False
             case ListenerSilent():
                 link.listener_silent = True
             case ListenerHealthy(rtt_ms=rtt):
@@ -267,11 +253,10 @@ class PgClusterApp(App[int]):
                         severity="warning",
                         markup=False,
                     )
-                return []
+                return False
             case SenderAttributed():
-                self.model.attribute(fact)
-                return []
-        return [fact]
+                return False
+        return True
 
     def on_channel_closed(self, message: ChannelClosed) -> None:
         if message.error is not None:
