@@ -35,9 +35,10 @@ from pgcluster_tui.core.events import (
     iso,
 )
 from pgcluster_tui.core.ingest import ingest
-from pgcluster_tui.core.membership import Membership, NodeView
+from pgcluster_tui.core.membership import Membership
 from pgcluster_tui.core.protocol import ProtocolError
 from pgcluster_tui.demo import DemoCluster
+from pgcluster_tui.headless import node_json
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 from pgcluster_tui.settings import Settings
@@ -55,9 +56,9 @@ QUIT_GRACE = 1.2
 """Seconds the worker and the demo get to stop on quit (the whole quit stays under 2 s)."""
 
 EXPORT_FIELDS = (
-    "name",
+    "node",
     "state",
-    "is_self",
+    "self",
     "age",
     "beats",
     "interval",
@@ -458,37 +459,8 @@ class PgClusterApp(App[int]):
     # Export
 
     def export_rows(self) -> list[dict[str, Any]]:
-        """The table as shown (filter and order), one dict per node."""
-        return [self._row(view) for view in self.table.shown]
-
-    def _row(self, v: NodeView) -> dict[str, Any]:
-        senders = []
-        for pid in v.pids:
-            who = self.model.sender(pid)
-            senders.append(
-                {
-                    "pid": pid,
-                    "client_addr": who.client_addr if who else "",
-                    "application_name": who.application_name if who else "",
-                }
-            )
-        return {
-            "name": v.name,
-            "state": v.state.value,
-            "is_self": v.is_self,
-            "age": round(v.age, 3),
-            "beats": v.beats,
-            "interval": round(v.interval, 3),
-            "interval_estimated": v.interval_estimated,
-            "jitter": round(v.jitter, 3),
-            "phi": round(v.phi, 3),
-            "duplicate": v.duplicate,
-            "pids": list(v.pids),
-            "senders": senders,
-            "first_seen": iso(v.first_seen),
-            "last_beat": iso(v.last_beat),
-            "state_since": iso(v.state_since),
-        }
+        """The table as shown (filter and order), one dict per node, as `nodes --json` has it."""
+        return [node_json(view, self.model) for view in self.table.shown]
 
     def export(self, directory: Path) -> tuple[Path, Path]:
         """Write the shown table as `pgcluster-nodes-<time>.json` and `.csv`; return both."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.message import Message
 
+from pgcluster_tui.core.events import Notification
 from pgcluster_tui.pg.worker import Fact
 
 
 class FactsArrived(Message):
     """The worker delivered a batch of notifications and events, in arrival order."""
 
-    def __init__(self, facts: list[Fact]) -> None:
+    def __init__(self, facts: Sequence[Fact | Notification]) -> None:
         super().__init__()
         self.facts = facts
 

@@ -6,6 +6,8 @@ PostgreSQL): real pids, socket paths and round trips differ on every run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pgcluster_tui.core.events import (
     Connected,
     Connecting,
@@ -34,8 +36,8 @@ class ReplayApp(PgClusterApp):
     def start_channel(self) -> None:
         """Replay mode: nothing listens, the test posts the facts."""
 
-    def replay(self, facts: list[Fact]) -> None:
-        """Deliver facts exactly as the worker would, in one batch."""
+    def replay(self, facts: Sequence[Notification | Fact]) -> None:
+        """Deliver facts as the worker would, in one batch."""
         self.post_message(FactsArrived(facts))
 
 
@@ -64,9 +66,9 @@ def _beats() -> list[Notification]:
     return sorted(beats, key=lambda n: n.at)
 
 
-def cluster() -> list[Fact]:
+def cluster() -> list[Notification | Fact]:
     """A cluster with a node in every state, a duplicate, a restart, junk and markup."""
-    facts: list[Fact] = [
+    facts: list[Notification | Fact] = [
         Connecting(NOW - 61.0, TARGET, 1),
         Connected(NOW - 60.5, TARGET, "18.1", "postgres", 4000, 4001),
     ]
@@ -83,7 +85,7 @@ def cluster() -> list[Fact]:
     return facts
 
 
-def outage() -> list[Fact]:
+def outage() -> list[Notification | Fact]:
     """After `cluster()`: the server went away and we are waiting to retry."""
     reason = (
         'connection failed: connection to server at "db.internal" (10.0.0.5), port 5432 '

@@ -158,11 +158,11 @@ async def test_e_exports_the_table_as_json_and_csv(
         (csv_path,) = settings.export_dir.glob("*.csv")
         document = json.loads(json_path.read_text())
         assert document["channel"] == channel
-        assert [n["name"] for n in document["nodes"]] == rows(app)
+        assert [n["node"] for n in document["nodes"]] == rows(app)
         assert {n["state"] for n in document["nodes"]} == {"new"}
         with csv_path.open(newline="") as src:
             table = list(csv.DictReader(src))
-        assert [r["name"] for r in table] == rows(app)
+        assert [r["node"] for r in table] == rows(app)
         assert all(r["pids"] for r in table)
         messages = [n.message for n in app._notifications]
         assert any(str(json_path) in str(m) for m in messages), messages

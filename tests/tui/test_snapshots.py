@@ -10,6 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from pgcluster_tui.core.events import Notification
 from pgcluster_tui.pg.worker import Fact
 from pgcluster_tui.tui.app import PgClusterApp
 from tests.tui.replay import NOW, ReplayApp, cluster, make_app, outage
@@ -50,7 +51,7 @@ async def _settle(pilot: Pilot[int]) -> None:
 
 
 def _replaying(
-    *batches: Callable[[], list[Fact]], press: str = "", next_beat: bool = True
+    *batches: Callable[[], list[Notification | Fact]], press: str = "", next_beat: bool = True
 ) -> Callable[[Pilot[int]], Awaitable[None]]:
     async def run_before(pilot: Pilot[int]) -> None:
         app = pilot.app

@@ -29,6 +29,7 @@ from pgcluster_tui.core.events import (
     NodeReincarnated,
     NodeState,
     NodeStateChanged,
+    NotificationsDropped,
     RetryScheduled,
     SendFailed,
 )
@@ -84,6 +85,10 @@ def describe(event: Event) -> tuple[str, str] | None:
             return "problem", (
                 f"listener silent for {format_age(silent)}: our probes do not come back "
                 "(a transaction-mode pooler or a hot standby?)"
+            )
+        case NotificationsDropped(count=count):
+            return "problem", (
+                f"dropped {count} notifications: they arrived faster than the view could take them"
             )
         case ListenerHealthy(rtt_ms=rtt):
             return "recovered", f"listener receives again (probe {rtt:.1f} ms)"
