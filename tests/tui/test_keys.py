@@ -385,3 +385,11 @@ async def test_a_flood_is_coalesced_and_keys_answer_at_once(
         await pilot.press("s")
         assert app.table.sort_by == "name"
         assert time.monotonic() - started < 1.0
+
+
+async def test_the_password_never_shows(channel: str, settings: Settings) -> None:
+    app = PgClusterApp(settings, "host=127.0.0.1 port=1 user=alice password=hunter2 dbname=db")
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: "retry in" in status(app), what="a failed connect")
+        assert "alice@127.0.0.1:1/db" in status(app)
+        assert "hunter2" not in status(app) + log_text(app)
