@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -278,14 +278,27 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Heard:
-    """Notifications read from the cluster channel at one instant: (channel, payload, pid) each."""
+    """Notifications read from the cluster channel at one instant, counted by (payload, pid).
+
+    The mapping keeps first-arrival order; identical notifications in one read are one entry.
+    """
 
     at: float
-    items: Sequence[tuple[str, str, int]]
+    counts: Mapping[tuple[str, int], int]
+
+    @property
+    def total(self) -> int:
+        """How many notifications this holds."""
+        return sum(self.counts.values())
 
     def notifications(self) -> list[Notification]:
         """The same notifications one by one."""
-        return [Notification(payload, pid, self.at) for _, payload, pid in self.items]
+        at = self.at
+        return [
+            Notification(payload, pid, at)
+            for (payload, pid), count in self.counts.items()
+            for _ in range(count)
+        ]
 
 
 MEMBERSHIP_EVENTS: tuple[type[Event], ...] = (

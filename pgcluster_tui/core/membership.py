@@ -141,14 +141,8 @@ class Membership:
         events: list[Event] = []
         observe = self._observe
         at = heard.at
-        items = heard.items
-        if len(items) < 16:
-            for _, payload, pid in items:
-                observe(payload, pid, at, events)
-        else:
-            # Under a flood most items repeat: count them at C speed, apply each once.
-            for (_, payload, pid), count in Counter(items).items():
-                observe(payload, pid, at, events, count)
+        for (payload, pid), count in heard.counts.items():
+            observe(payload, pid, at, events, count)
         return events
 
     def _observe(

@@ -7,6 +7,7 @@ import contextlib
 import random
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,10 +21,11 @@ from pgcluster_tui.core.events import (
     Connecting,
     Disconnected,
     Event,
+    Heard,
     HeartbeatSent,
     ListenerHealthy,
     ListenerSilent,
-    Notification,
+    NotificationsDropped,
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
@@ -33,8 +35,8 @@ from pgcluster_tui.core.protocol import validate_channel, validate_node_name
 from pgcluster_tui.pg.attribution import SenderLookup
 from pgcluster_tui.pg.errors import Redactor, WorkerError, describe_target, format_target
 
-Fact = Notification | Event
-"""What the worker reports: a notification heard on the cluster channel, or an event."""
+Fact = Heard | Event
+"""What the worker reports: notifications heard on the cluster channel, or an event."""
 
 T = TypeVar("T")
 
@@ -42,7 +44,25 @@ NOTIFY = sql.SQL("SELECT pg_notify({}, {})").format(sql.Placeholder(), sql.Place
 LISTEN = sql.SQL("LISTEN {}")
 QUEUE_USAGE = sql.SQL("SELECT pg_notification_queue_usage()")
 QUEUE_POLL_SECONDS = 5.0
-MAX_PENDING = 100_000
+try:  # psycopg's read step for notifications (stable since 3.1; the fallback is notifies())
+    from psycopg.errors import _WaitTimeout
+    from psycopg.generators import notifies as _read_notifies
+except ImportError:  # pragma: no cover - a future psycopg
+    _read_notifies = None  # type: ignore[assignment]
+
+    class _WaitTimeout(Exception):  # type: ignore[no-redef]
+        """Never raised."""
+
+
+READ_RAW = True
+"""Read notifications through psycopg's read step; False uses the public notifies()."""
+
+COALESCE_FROM = 512
+COALESCE_SECONDS = 0.02
+"""After a batch of this many notifications, wait this long before the next one."""
+
+MAX_UNREAD = 200_000
+"""Notifications kept for a consumer that does not keep up; beyond it they are counted, dropped."""
 STOP_POLL_SECONDS = 0.25
 STABLE_SESSION_SECONDS = 10.0
 """A session that lasted this long resets the reconnect backoff."""
@@ -64,6 +84,10 @@ class WorkerConfig:
 
     def __repr__(self) -> str:
         return f"WorkerConfig(target={describe_target(self.conninfo)!r}, channel={self.channel!r})"
+
+
+def _portable_key(notify: Any) -> tuple[str, int]:
+    return (notify.payload, notify.pid)
 
 
 class ConnectionLost(Exception):
@@ -152,9 +176,12 @@ class ChannelWorker:
         self._clock = clock
         self._redact = Redactor(config.conninfo)
         self._pending: list[Fact] = []
+        self._heard: list[Any] = []
+        self._key_of: Callable[[Any], tuple[str, int]] = _portable_key
+        self._heard_at = 0.0
+        self._flushed = 0
+        self._dropped = 0
         self._ready = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
         self._stopping = False
         self._wake = asyncio.Event()
         self._heartbeat = config.heartbeat
@@ -168,6 +195,7 @@ class ChannelWorker:
         self._probe_silent = False
         self.probe_channel = f"pgcluster_tui_probe_{secrets.token_hex(8)}"
         self.connected = False
+        self.received = 0
         self.reconnects = 0
         self.next_beat_at: float | None = None
         self.retry_at: float | None = None
@@ -199,7 +227,6 @@ class ChannelWorker:
         """Stop cooperatively; never waits longer than about `grace` seconds."""
         self._stopping = True
         self._wake.set()
-        self._room.set()
         self._ready.set()
         task = self._supervisor
         if task is not None and not task.done():
@@ -218,6 +245,7 @@ class ChannelWorker:
     async def batches(self) -> AsyncIterator[list[Fact]]:
         """Yield facts in arrival order, in batches, until the worker stops."""
         while True:
+            self._flush_heard()
             if not self._pending:
                 finished = self._supervisor is None or self._supervisor.done()
                 if finished and (self._stopping or self._supervisor is not None):
@@ -226,12 +254,32 @@ class ChannelWorker:
                 await self._ready.wait()
                 continue
             batch, self._pending = self._pending, []
-            self._room.set()
+            self._flushed = 0
             yield batch
+            if sum(f.total for f in batch if type(f) is Heard) >= COALESCE_FROM:
+                # A flood: let the next chunk grow, so repeats are counted rather than replayed.
+                await asyncio.sleep(COALESCE_SECONDS)
 
     def _emit(self, fact: Fact) -> None:
+        self._flush_heard()
         self._pending.append(fact)
         self._ready.set()
+
+    def _flush_heard(self) -> None:
+        # Notifications go out as one Heard chunk, ahead of any later event, to keep order.
+        heard = self._heard
+        if heard:
+            self._heard = []
+            self._flushed += len(heard)
+            key_of = self._key_of
+            counts = {key_of(raw): n for raw, n in Counter(heard).items()}
+            self._pending.append(Heard(self._heard_at, counts))
+            saw = self._lookup.saw
+            for pid in {pid for _, pid in counts}:
+                saw(pid)
+        if self._dropped:
+            self._pending.append(NotificationsDropped(self._clock(), self._dropped))
+            self._dropped = 0
 
     # Commands
 
@@ -370,31 +418,74 @@ class ChannelWorker:
     async def _listen_loop(self) -> None:
         conn = self._listener
         assert conn is not None
+        if _read_notifies is not None and READ_RAW:
+            await self._listen_raw(conn)
+        else:
+            await self._listen_portable(conn)
+
+    async def _listen_raw(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        # psycopg's own read step, minus decoding and a generator hop per notification:
+        # raw (channel, pid, payload) bytes are counted first and only distinct ones decoded.
+        assert _read_notifies is not None
+        encoding = conn.info.encoding
+        channel = self.config.channel.encode(encoding)
+        probe = self.probe_channel.encode(encoding)
+        self._key_of = lambda raw: (raw[2].decode(encoding, "backslashreplace"), raw[1])
+        clock = self._clock
+        ready = self._ready
+        lock = conn.lock
+        # psycopg's handler would decode every notification again into its own backlog.
+        conn.pgconn.notify_handler = None
+        while not self._stopping:
+            try:
+                # Take the lock per read, as notifies() does, so others may use it in between.
+                async with lock:
+                    batch = await conn.wait(_read_notifies(conn.pgconn), timeout=STOP_POLL_SECONDS)
+            except _WaitTimeout:
+                continue
+            heard = self._heard
+            room = MAX_UNREAD - len(heard) - self._flushed
+            dropped_before = self._dropped
+            probes = []
+            kept = len(heard)
+            for raw in batch:
+                if raw[0] == channel:
+                    if not heard:
+                        self._heard_at = clock()
+                        ready.set()
+                    if room > 0:
+                        heard.append(raw)
+                        room -= 1
+                    else:
+                        self._dropped += 1
+                elif raw[0] == probe:
+                    probes.append(raw)
+            self.received += len(heard) - kept + self._dropped - dropped_before
+            # After the loop: a probe emits an event, which moves `heard` into the output.
+            for raw in probes:
+                self._probe_returned(raw[2].decode(encoding, "backslashreplace"))
+
+    async def _listen_portable(self, conn: psycopg.AsyncConnection[Any]) -> None:
         channel = self.config.channel
         probe = self.probe_channel
+        self._key_of = _portable_key
         clock = self._clock
-        pending_room = self._room
         ready = self._ready
-        lookup = self._lookup
         while not self._stopping:
             async for n in conn.notifies(timeout=STOP_POLL_SECONDS):
                 if n.channel == channel:
-                    self._pending.append(Notification(n.payload, n.pid, clock()))
-                    ready.set()
-                    lookup.saw(n.pid)
+                    self.received += 1
+                    heard = self._heard
+                    if not heard:
+                        self._heard_at = clock()
+                        ready.set()
+                    if len(heard) + self._flushed < MAX_UNREAD:
+                        heard.append(n)
+                    else:
+                        # Keep reading even so: a listener that stops fills the server's queue.
+                        self._dropped += 1
                 elif n.channel == probe:
                     self._probe_returned(n.payload)
-                    continue
-                if len(self._pending) >= MAX_PENDING:
-                    # Backpressure: stop reading until the consumer catches up.
-                    self._ready.set()
-                    pending_room.clear()
-                    await pending_room.wait()
-            if self._pending:
-                self._ready.set()
-            if self._stopping:
-                return
-        return
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pgcluster_tui.core.events import (
     Heard,
     JunkReceived,
@@ -15,9 +17,14 @@ from pgcluster_tui.core.membership import Membership
 T0 = 1_800_000_000.0
 
 
-def test_a_small_chunk_is_applied_item_by_item_in_order() -> None:
+def heard(at: float, items: list[tuple[str, int]]) -> Heard:
+    """A Heard chunk as the worker builds it."""
+    return Heard(at, Counter(items))
+
+
+def test_a_chunk_is_applied_in_first_arrival_order() -> None:
     model = Membership()
-    events = model.observe_heard(Heard(T0, [("c", "a@h", 1), ("c", "b@h", 2), ("c", "a@h", 3)]))
+    events = model.observe_heard(heard(T0, [("a@h", 1), ("b@h", 2), ("a@h", 3)]))
     kinds = [type(e) for e in events]
     assert kinds[:3] == [NodeJoined, NodeJoined, NodeReincarnated]
     assert model.view("a@h", T0).beats == 2
@@ -25,11 +32,12 @@ def test_a_small_chunk_is_applied_item_by_item_in_order() -> None:
 
 def test_a_flood_chunk_counts_repeats_without_learning_zero_gaps() -> None:
     model = Membership()
-    model.observe_heard(Heard(T0, [("c", "a@h", 1)]))
-    model.observe_heard(Heard(T0 + 5, [("c", "a@h", 1)]))
-    model.observe_heard(Heard(T0 + 10, [("c", "a@h", 1)]))
-    items = [("c", f"n{i % 100}@h", 7) for i in range(10_000)] + [("c", "a@h", 1)] * 50
-    events = model.observe_heard(Heard(T0 + 15, items))
+    for k in range(3):
+        model.observe_heard(heard(T0 + 5 * k, [("a@h", 1)]))
+    items = [(f"n{i % 100}@h", 7) for i in range(10_000)] + [("a@h", 1)] * 50
+    chunk = heard(T0 + 15, items)
+    assert chunk.total == 10_050
+    events = model.observe_heard(chunk)
     assert model.beats_total == 3 + 10_000 + 50
     assert len([e for e in events if isinstance(e, NodeJoined)]) == 100
     assert model.view("n0@h", T0 + 15).beats == 100
@@ -40,17 +48,19 @@ def test_a_flood_chunk_counts_repeats_without_learning_zero_gaps() -> None:
 
 def test_repeated_junk_in_a_chunk_is_counted_and_summarised() -> None:
     model = Membership(junk_burst=5)
-    items = [("c", "junk", 9)] * 40
-    events = model.observe_heard(Heard(T0, items))
+    events = model.observe_heard(heard(T0, [("junk", 9)] * 40))
     assert model.junk_counts["no @"] == 40
     assert len([e for e in events if isinstance(e, JunkReceived)]) == 1
     later = model.tick(T0 + 2)
     assert sum(e.count for e in later if isinstance(e, JunkSuppressed)) == 39
 
 
-def test_ingest_expands_nothing_and_keeps_order() -> None:
-    model = Membership()
-    heard = Heard(T0, [("c", "a@h", 1)])
-    assert heard.notifications()[0].payload == "a@h"
-    events = ingest(model, [heard])
+def test_expansion_and_ingest() -> None:
+    chunk = heard(T0, [("a@h", 1), ("a@h", 1), ("b@h", 2)])
+    assert [(n.payload, n.pid) for n in chunk.notifications()] == [
+        ("a@h", 1),
+        ("a@h", 1),
+        ("b@h", 2),
+    ]
+    events = ingest(Membership(), [chunk])
     assert isinstance(events[0], NodeJoined)

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from pgcluster_tui.core.events import Connected, Notification
-from pgcluster_tui.pg.worker import ChannelWorker, Fact, WorkerConfig
+from pgcluster_tui.core.events import Connected, Event, Heard, Notification
+from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 from tests.waiting import wait_until
 
-F = TypeVar("F", bound=Fact)
+F = TypeVar("F", bound=Notification | Event)
 
 
 class Collector:
@@ -22,7 +22,7 @@ class Collector:
 
     def __init__(self, worker: ChannelWorker) -> None:
         self.worker = worker
-        self.facts: list[Fact] = []
+        self.facts: list[Notification | Event] = []
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Collector:
@@ -38,7 +38,11 @@ class Collector:
 
     async def _drain(self) -> None:
         async for batch in self.worker.batches():
-            self.facts.extend(batch)
+            for fact in batch:
+                if isinstance(fact, Heard):
+                    self.facts.extend(fact.notifications())
+                else:
+                    self.facts.append(fact)
 
     def of(self, kind: type[F]) -> list[F]:
         """Every fact of one type, in order."""
