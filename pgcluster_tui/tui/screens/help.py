@@ -58,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
             states.add_row(Text(f"{GLYPHS[state]} {state.value}"), Text(meaning))
         intro = Text(
             "An interval is each node's own mean gap between heartbeats, learned from its "
-            f"beats ({self.thresholds.interval:g}s assumed until then). φ is the "
+            f"beats ({self.thresholds.interval:g}s assumed until then, marked (cfg)). φ is the "
             "phi-accrual suspicion: above 8 a node is very probably gone.",
         )
         dialog = VerticalScroll(id="help-dialog")

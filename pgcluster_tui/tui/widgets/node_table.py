@@ -26,7 +26,7 @@ GLYPHS = {
 }
 """A glyph per state, so state never rests on colour alone."""
 
-BAR_CELLS = 8
+BAR_CELLS = 7
 
 VOLATILE = frozenset({"age", "phi"})
 """Columns that change every second on every row: kept current only where visible."""
@@ -58,19 +58,19 @@ SORTS: dict[str, SortOrder] = {
 """Sort orders in the order `s` cycles through them; each puts the notable rows first."""
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("self", "", 1),
     ("state", "State", 9),
-    ("name", "Node", 24),
-    ("age", "Heartbeat age", 15),
+    ("name", "Node", 20),
+    ("age", "Heartbeat age", 14),
     ("beats", "Beats", 5),
-    ("interval", "Interval", 12),
+    ("interval", "Interval", 10),
     ("phi", "φ", 4),
-    ("dup", "Dup", 3),
-    ("senders", "Sender pid, client, app", 24),
+    ("senders", "Sender pid, addr, app", 20),
     ("first", "Joined", 8),
     ("since", "Since", 8),
 )
 """Column key, header and width."""
+
+NAME_INDEX = [key for key, _, _ in COLUMNS].index("name")
 
 
 def format_age(seconds: float) -> str:
@@ -207,7 +207,7 @@ class NodeTable(DataTable[Text]):
         if old is None:
             cells = [self._cell(column, view, details) for column, _, _ in COLUMNS]
             self.add_row(*cells, key=view.name)
-            self._name_cells[view.name] = cells[2]
+            self._name_cells[view.name] = cells[NAME_INDEX]
             self._signatures[view.name] = keys
             return
         for column, key in keys.items():
@@ -256,27 +256,27 @@ class NodeTable(DataTable[Text]):
     def _keys(self, v: NodeView, details: tuple[str, ...]) -> dict[str, object]:
         """What each cell shows, cheaply: a cell is rebuilt only when its key changes."""
         return {
-            "self": v.is_self,
             "state": v.state,
             "name": (v.name, v.is_self),
             "age": (format_age(v.age), self._zone(v), self._filled(v)),
             "beats": v.beats,
             "interval": (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
             "phi": f"{min(v.phi, 99.9):.1f}",
-            "dup": v.duplicate,
-            "senders": (v.pids, details),
+            "senders": (v.pids, details, v.duplicate),
             "first": int(v.first_seen),
             "since": int(v.state_since),
         }
 
     def _cell(self, column: str, v: NodeView, details: tuple[str, ...]) -> Text:
         dim = self._style("dim")
-        if column == "self":
-            return Text("★" if v.is_self else "", style=self._style("self"))
         if column == "state":
             return Text(f"{GLYPHS[v.state]} {v.state.value}", style=self._style(v.state.value))
         if column == "name":
-            return plain(v.name, style=self._style("self") if v.is_self else Style())
+            if v.is_self:
+                name = Text("★ ", style=self._style("self"))
+                name.append(plain(v.name, style=self._style("self")))
+                return name
+            return plain(v.name)
         if column == "age":
             filled = self._filled(v)
             bar = Text(no_wrap=True)
@@ -291,14 +291,15 @@ class NodeTable(DataTable[Text]):
             if v.interval_estimated:
                 interval.append(f" ±{v.jitter:.2f}", style=dim)
             else:
-                interval.append(" assumed", style=dim)
+                interval.append(" (cfg)", style=dim)
             return interval
         if column == "phi":
             return Text(f"{min(v.phi, 99.9):.1f}", justify="right")
-        if column == "dup":
-            return Text("DUP", style=self._style("duplicate")) if v.duplicate else Text("")
         if column == "senders":
-            text = Text(", ".join(map(str, v.pids)), no_wrap=True, overflow="ellipsis")
+            text = Text(no_wrap=True, overflow="ellipsis")
+            if v.duplicate:
+                text.append("DUP ", style=self._style("duplicate"))
+            text.append(", ".join(map(str, v.pids)))
             if details:
                 text.append(" " + literal("; ".join(details)), style=dim)
             return text
