@@ -64,7 +64,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("beats", "Beats", 5),
     ("interval", "Interval", 10),
     ("phi", "φ", 4),
-    ("senders", "Sender pid, addr, app", 20),
+    ("senders", "Sender pid addr app", 20),
     ("first", "Joined", 8),
     ("since", "Since", 8),
 )
