@@ -123,6 +123,13 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         return _fail("--demo takes a number of peers >= 0", err)
     if args.command == "check" and args.expect < 0:
         return _fail("--expect takes a number >= 0", err)
+    if args.command is None:
+        from pgcluster_tui.tui.app import binding_ids
+
+        unknown = sorted(set(settings.keys) - binding_ids())
+        if unknown:
+            known = ", ".join(sorted(binding_ids()))
+            return _fail(f"invalid setting keys: no binding {unknown[0]!r}; known: {known}", err)
     return _with_database(settings, args, out, err)
 
 

@@ -414,3 +414,11 @@ def test_sigkill_takes_the_embedded_server_along_and_leftovers_are_pruned() -> N
     result = run("nodes", "--wait", "0.2", timeout=60)
     assert result.returncode == 0, result.stderr
     assert not Path(data_dir).exists()
+
+
+def test_an_unknown_key_binding_id_is_refused_before_anything_starts() -> None:
+    env = dict(os.environ, PGCLUSTER_KEYS='{"anounce": "n"}')
+    result = run(env=env)
+    assert_one_clean_line(result)
+    assert "'anounce'" in result.stderr
+    assert "announce" in result.stderr

@@ -172,7 +172,9 @@ class Membership:
         else:
             node.pid_last[pid] = now
             gap = now - previous_beat_of_pid
-            if gap >= 0:  # the wall clock may step back; such a gap says nothing
+            # The wall clock may step back (such a gap says nothing); our own beats include
+            # manual announces, and our interval is known anyway.
+            if gap >= 0 and not node.is_self:
                 self._learn_gap(node, gap)
             if pid != node.pid and not node.duplicate:
                 other_last = node.pid_last.get(node.pid, -math.inf)
@@ -309,6 +311,9 @@ class Membership:
 
     def _live_pids(self, node: _Node, now: float) -> tuple[int, ...]:
         window = self._after(node, self.thresholds.suspect)
+        if len(node.pid_last) == 1:
+            ((pid, last),) = node.pid_last.items()
+            return (pid,) if now - last <= window else ()
         live = [(t, p) for p, t in node.pid_last.items() if now - t <= window]
         return tuple(p for _, p in sorted(live, reverse=True))
 

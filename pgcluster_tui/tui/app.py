@@ -542,6 +542,11 @@ class PgClusterApp(App[int]):
         await self.shutdown()
 
 
+def binding_ids() -> set[str]:
+    """The ids `settings.keys` may remap."""
+    return {b.id for b in PgClusterApp.BINDINGS if isinstance(b, Binding) and b.id}
+
+
 def run_dashboard(
     settings: Settings, conninfo: str, demo: int = 0, embedded_dsn: str | None = None
 ) -> int:
