@@ -78,9 +78,16 @@ class StatusLine(Static):
         "status-line--stale",
     }
 
+    _shown: Text | None = None
+
     def show(self, status: Status) -> None:
-        """Redraw from a status snapshot."""
-        self.update(self.render_status(status))
+        """Redraw from a status snapshot, only when it changed."""
+        text = self.render_status(status)
+        if text == self._shown:
+            return
+        self._shown = text
+        # The line's height is fixed in the stylesheet, so no layout pass is needed.
+        self.update(text, layout=False)
 
     def render_status(self, s: Status) -> Text:
         """Build the two lines; every outside string goes in literally."""
