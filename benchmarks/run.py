@@ -245,15 +245,16 @@ async def scale_child(dsn: str) -> dict[str, float]:
             app.tick()
             await pilot.pause()
             samples.append(time.process_time() - started)
-        rss_kb = next(
-            int(line.split()[1])
-            for line in Path("/proc/self/status").read_text().splitlines()
-            if line.startswith("VmRSS:")
-        )
+        rss_kb = _rss_kb()
     return {
         "tick_ms_10k": round(statistics.median(samples) * 1000, 2),
         "rss_mb_10k": round(rss_kb / 1024, 1),
     }
+
+
+def _rss_kb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
 
 
 def scale(dsn: str) -> dict[str, float]:
