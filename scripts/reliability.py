@@ -323,12 +323,130 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _status(app: Any) -> str:
+    shown = app.status_line._shown
+    return "" if shown is None else str(shown.plain)
+
+
+async def dashboard_restarts(count: int = 5) -> Figures:
+    """Stop and start the server under the running dashboard."""
+    from pgcluster_tui.settings import load_settings
+    from pgcluster_tui.tui.app import PgClusterApp
+
+    with EmbeddedServer() as server:
+        settings = load_settings(
+            {"dsn": server.dsn, "channel": "cluster", "interval": 0.5, "reconnect_max": 2.0}
+        )
+        app = PgClusterApp(settings, server.dsn)
+        countdowns = stale_seen = 0
+        async with Peers(server.dsn, "cluster", NAMES, every=0.2), app.run_test(size=(120, 36)):
+            await wait_until(lambda: all(n in app.model for n in NAMES))
+            for _ in range(count):
+                await asyncio.to_thread(server.stop_server)
+                await wait_until(lambda: app.link.phase == "disconnected")
+                await wait_until(lambda: "retry in" in _status(app))
+                countdowns += 1
+                down_at = time.monotonic()
+                await wait_until(lambda d=down_at: time.monotonic() - d > 3.5)  # type: ignore[misc]
+                stale_seen += sum(app.model.state(n) is NodeState.STALE for n in NAMES)
+                await asyncio.to_thread(server.restart)
+                await wait_until(lambda: app.link.phase == "connected")
+                beats = {n: app.model.view(n, time.time()).beats for n in NAMES}
+                await wait_until(
+                    lambda b=beats: all(app.model.view(n, time.time()).beats > b[n] for n in NAMES)  # type: ignore[misc]
+                )
+            reconnects = app.link.reconnects
+    return {
+        "restarts": count,
+        "retry_countdowns_shown": countdowns,
+        "nodes_stale_after_3.5_s_outages": stale_seen,
+        "reconnects_counted": reconnects,
+    }
+
+
+async def _quit_once(fault: str) -> float:
+    from pgcluster_tui.settings import load_settings
+    from pgcluster_tui.tui.app import PgClusterApp
+
+    with EmbeddedServer() as server:
+        settings = load_settings({"dsn": server.dsn, "channel": "cluster"})
+        app = PgClusterApp(settings, server.dsn, demo=3)
+        try:
+            async with app.run_test(size=(120, 36)) as pilot:
+                await wait_until(lambda: app.link.phase == "connected")
+                await wait_until(lambda: len(app.model) >= 2)
+                if fault == "frozen":
+                    await asyncio.to_thread(server.freeze)
+                else:
+                    await asyncio.to_thread(server.stop_server)
+                    await wait_until(lambda: app.link.phase == "disconnected")
+                started = time.monotonic()
+                await pilot.press("q")
+                await wait_until(lambda: app.return_code is not None, timeout=10)
+                return round((time.monotonic() - started) * 1000, 1)
+        finally:
+            server.thaw()
+
+
+async def dashboard_quit() -> Figures:
+    """q with the server frozen (SIGSTOP) and with it gone."""
+    return {f"q_with_server_{fault}_ms": await _quit_once(fault) for fault in ("frozen", "stopped")}
+
+
+async def dashboard_flood(burst: int = 200_000, names: int = 10_000) -> Figures:
+    """200,000 notifications over 10,000 names into the dashboard; keys keep answering."""
+    from pgcluster_tui.settings import load_settings
+    from pgcluster_tui.tui.app import PgClusterApp
+
+    with EmbeddedServer() as server:
+        settings = load_settings({"dsn": server.dsn, "channel": "cluster"})
+        app = PgClusterApp(settings, server.dsn)
+        pressed: list[float] = []
+        answered: list[float] = []
+        original = app.action_pause
+
+        def action_pause() -> None:
+            original()
+            answered.append(time.perf_counter() - pressed[-1])
+
+        app.action_pause = action_pause  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_until(lambda: app.link.phase == "connected")
+            rss_before = _rss_mb()
+            async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
+                for _ in range(burst // names):
+                    await conn.execute(
+                        "SELECT pg_notify('cluster', 'n' || i || '@10.0.0.1')"
+                        " FROM generate_series(1, %s) AS i",
+                        (names,),
+                    )
+            while app.model.beats_total < burst:
+                pressed.append(time.perf_counter())
+                app.simulate_key("p")
+                await wait_until(lambda: len(answered) == len(pressed), timeout=30)
+                await asyncio.sleep(0.05)
+            if app.paused:
+                await pilot.press("p")
+            await wait_until(lambda: len(app.table._signatures) >= names, timeout=60)
+            return {
+                "notifications": burst,
+                "distinct_names": names,
+                "nodes_in_table": len(app.table._signatures),
+                "keys_pressed_while_draining": len(answered),
+                "key_answer_max_ms": round(max(answered) * 1000, 1),
+                "rss_growth_mb": round(_rss_mb() - rss_before, 1),
+            }
+
+
 async def main() -> Figures:
     """Run every case."""
     figures: Figures = {}
     figures["forced_disconnects"] = await forced_disconnects()
     figures["server_restarts"] = await restarts_under_worker()
     figures["watch"] = watch_restarts_and_shutdown()
+    figures["dashboard_restarts"] = await dashboard_restarts()
+    figures["dashboard_quit"] = await dashboard_quit()
+    figures["dashboard_flood"] = await dashboard_flood()
     figures["hostile_payloads"] = await hostile_payloads()
     figures["flood"] = await flood()
     figures["announce_guard"] = await announce_guard()

@@ -290,6 +290,7 @@ class PgClusterApp(App[int]):
         table = self.table
         if force or not self.paused:
             table.sync(self.model.views(now), self.model.sender)
+            self._dirty = table.incomplete
         worker = self.channel_worker
         self.status_line.show(
             Status(

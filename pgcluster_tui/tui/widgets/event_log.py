@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.style import Style
@@ -35,6 +35,9 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.tui.text import literal
 from pgcluster_tui.tui.widgets.node_table import clock_time, format_age
+
+BURST_LINES = 200
+"""At most this many lines are written for one batch of events."""
 
 JUNK_SHOWN_CHARS = 120
 """How much of a junk payload one log line shows."""
@@ -140,10 +143,28 @@ class EventLog(RichLog):
         text.append(literal(message), style=self._style("note"))
         self._write([text])
 
-    def add(self, events: Iterable[Event]) -> None:
-        """Log the events the log shows, keeping at most `size` lines."""
-        lines = [line for line in map(self.line, events) if line is not None]
-        self._write(lines[-self.capacity :])
+    def add(self, events: Sequence[Event]) -> None:
+        """Log the events the log shows; a burst is cut to its last lines and a count."""
+        keep = min(self.capacity, BURST_LINES)
+        lines: list[Text] = []
+        index = len(events)
+        while index and len(lines) < keep:
+            index -= 1
+            line = self.line(events[index])
+            if line is not None:
+                lines.append(line)
+        lines.reverse()
+        if index:
+            # Rendering thousands of lines at once would stall the screen; count them instead.
+            summary = Text()
+            summary.append(clock_time(events[index].at), style=self._style("time"))
+            summary.append(" ")
+            summary.append(
+                f"… {index} earlier events in this burst (watch --json lists all)",
+                style=self._style("note"),
+            )
+            lines.insert(0, summary)
+        self._write(lines)
 
     def hold(self, paused: bool) -> None:
         """Pause (hold new lines back) or resume (write what was held)."""

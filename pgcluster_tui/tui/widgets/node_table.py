@@ -72,6 +72,9 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 
 NAME_INDEX = [key for key, _, _ in COLUMNS].index("name")
 
+MAX_NEW_ROWS = 1000
+"""Rows added per redraw; more wait for the next frame."""
+
 
 def format_age(seconds: float) -> str:
     """A short age: 4.2s, 3m05s, 2h10m, 3d04h."""
@@ -121,6 +124,7 @@ class NodeTable(DataTable[Text]):
         self.synced_scroll = 0
         self._name_cells: dict[str, Text] = {}
         self.shown: list[NodeView] = []
+        self.incomplete = False
         self._marked: tuple[str, bool] = ("", False)
 
     def on_mount(self) -> None:
@@ -177,9 +181,18 @@ class NodeTable(DataTable[Text]):
                 self.remove_row(name)
                 del self._signatures[name]
                 del self._name_cells[name]
+            added = 0
+            self.incomplete = False
             for index, view in enumerate(wanted):
+                if view.name not in self._signatures:
+                    if added >= MAX_NEW_ROWS:
+                        # Thousands of new names at once: add them over several frames,
+                        # so keys are answered in between.
+                        self.incomplete = True
+                        continue
+                    added += 1
                 self._put(view, senders, visible=first <= index <= last)
-            order = [v.name for v in wanted]
+            order = [v.name for v in wanted if v.name in self._signatures]
             if [row.key.value for row in self.ordered_rows] != order:
                 rank = {id(self._name_cells[name]): i for i, name in enumerate(order)}
                 self.sort("name", key=lambda cell: rank[id(cell)])
