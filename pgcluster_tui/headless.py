@@ -25,8 +25,9 @@ from pgcluster_tui.core.membership import Membership, NodeView
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement, validate_node_name
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.pg.errors import WorkerError
-from pgcluster_tui.pg.worker import ChannelWorker, Fact, WorkerConfig, send_once
+from pgcluster_tui.pg.worker import ChannelWorker, Fact, send_once
 from pgcluster_tui.settings import Settings
+from pgcluster_tui.wiring import new_model, worker_config
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,26 +44,6 @@ NOISY: tuple[type[Event], ...] = (
 
 class CommandError(Exception):
     """A command cannot go on; the message is one line for stderr."""
-
-
-def worker_config(settings: Settings, conninfo: str) -> WorkerConfig:
-    """The worker's part of the settings."""
-    return WorkerConfig(
-        conninfo=conninfo,
-        channel=settings.channel,
-        node=settings.node,
-        interval=settings.interval,
-        heartbeat=settings.heartbeat,
-        probe_interval=settings.probe_interval,
-        reconnect_max=settings.reconnect_max,
-        connect_timeout=settings.connect_timeout,
-        application_name=settings.application_name,
-    )
-
-
-def new_model(settings: Settings) -> Membership:
-    """A membership model configured from the settings."""
-    return Membership(settings.thresholds(), self_name=settings.node, max_nodes=settings.max_nodes)
 
 
 # Formatting

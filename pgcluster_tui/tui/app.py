@@ -35,12 +35,11 @@ from pgcluster_tui.core.events import (
     iso,
 )
 from pgcluster_tui.core.ingest import ingest
-from pgcluster_tui.core.membership import Membership
 from pgcluster_tui.core.protocol import ProtocolError
 from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.headless import node_json
 from pgcluster_tui.pg.errors import WorkerError
-from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
+from pgcluster_tui.pg.worker import ChannelWorker
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.messages import ChannelClosed, FactsArrived
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
@@ -48,6 +47,7 @@ from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.widgets.event_log import EventLog
 from pgcluster_tui.tui.widgets.node_table import SORTS, NodeTable
 from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Link, Status, StatusLine
+from pgcluster_tui.wiring import new_model, worker_config
 
 REFRESH_SECONDS = 0.25
 """How often a pending table and status refresh is drawn: coalesces floods to 4 frames/s."""
@@ -129,23 +129,8 @@ class PgClusterApp(App[int]):
         self.clock = clock
         self.embedded_dsn = embedded_dsn
         self.embedded = embedded_dsn is not None
-        self.model = Membership(
-            settings.thresholds(), self_name=settings.node, max_nodes=settings.max_nodes
-        )
-        self.channel_worker = ChannelWorker(
-            WorkerConfig(
-                conninfo=conninfo,
-                channel=settings.channel,
-                node=settings.node,
-                interval=settings.interval,
-                heartbeat=settings.heartbeat,
-                probe_interval=settings.probe_interval,
-                reconnect_max=settings.reconnect_max,
-                connect_timeout=settings.connect_timeout,
-                application_name=settings.application_name,
-            ),
-            clock=clock,
-        )
+        self.model = new_model(settings)
+        self.channel_worker = ChannelWorker(worker_config(settings, conninfo), clock=clock)
         self.demo = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
         self.link = Link()
         self.table = NodeTable(id="nodes")
