@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -188,3 +189,22 @@ def test_ctrl_c_in_watch_never_hangs(
         private_server.thaw()
     assert process.returncode == 0
     assert elapsed < 4, f"Ctrl-C took {elapsed:.1f} s"
+
+
+async def test_dashboard_starts_while_down_and_joins_when_up(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    from pgcluster_tui.settings import load_settings
+    from pgcluster_tui.tui.app import PgClusterApp
+
+    private_server.stop_server()
+    settings = load_settings({"dsn": private_server.dsn, "channel": channel, "reconnect_max": 0.5})
+    app = PgClusterApp(settings, private_server.dsn)
+    async with app.run_test(size=(120, 36)):
+        await wait_until(lambda: app.link.phase == "disconnected", what="the first failure")
+        await wait_until(lambda: "retry in" in str(app.status_line._shown), what="countdown")
+        await asyncio.to_thread(private_server.restart)
+        await wait_until(lambda: app.link.phase == "connected", what="joined", timeout=20)
+        async with await psycopg.AsyncConnection.connect(private_server.dsn, autocommit=True) as c:
+            await c.execute("SELECT pg_notify(%s, 'late@joiner')", (channel,))
+        await wait_until(lambda: "late@joiner" in app.table.rows, what="the row")
