@@ -25,6 +25,7 @@ from pgcluster_tui.core.events import (
     Connecting,
     Disconnected,
     Event,
+    HeartbeatSent,
     ListenerHealthy,
     ListenerSilent,
     NodeState,
@@ -51,6 +52,9 @@ from pgcluster_tui.wiring import new_model, worker_config
 
 REFRESH_SECONDS = 0.25
 """How often a pending table and status refresh is drawn: coalesces floods to 4 frames/s."""
+
+STATUS_ONLY = (ProbeMeasured, QueueUsageMeasured, HeartbeatSent, RetryScheduled)
+"""Events that change only the status line, not the table."""
 
 QUIT_GRACE = 1.2
 """Seconds the worker and the demo get to stop on quit (the whole quit stays under 2 s)."""
@@ -146,6 +150,7 @@ class PgClusterApp(App[int]):
         )
         self.paused = False
         self._dirty = True
+        self._status_dirty = False
         self._drawn_at = 0.0
         self._draw_seconds = 0.0
         self.frames = 0
@@ -196,7 +201,12 @@ class PgClusterApp(App[int]):
         # The core applies the batch to the model; the app keeps its link state and the log.
         events = ingest(self.model, message.facts)
         self.events_log.add([event for event in events if self._follow(event)])
-        self._dirty = True
+        # Plain beats change counts and ages only: the 1 Hz tick draws those. Anything that
+        # happened (a join, a state change, a connection fact) is drawn within a frame.
+        if any(not isinstance(event, STATUS_ONLY) for event in events):
+            self._dirty = True
+        elif events:
+            self._status_dirty = True
 
     def _follow(self, fact: Event) -> bool:
         """Update the link state from an event; return whether the log shows it."""
@@ -267,6 +277,8 @@ class PgClusterApp(App[int]):
         rested = time.monotonic() - self._drawn_at >= 4 * self._draw_seconds
         if (self._dirty and rested) or scrolled:
             self._redraw()
+        elif self._status_dirty:
+            self._show_status(self.clock())
 
     def _redraw(self, now: float | None = None, *, force: bool = False) -> None:
         started = time.monotonic()
@@ -276,6 +288,15 @@ class PgClusterApp(App[int]):
         if force or not self.paused:
             table.sync(self.model.views(now), self.model.sender)
             self._dirty = table.incomplete
+        self._show_status(now)
+        self._refresh_abilities()
+        self._drawn_at = time.monotonic()
+        self._draw_seconds = self._drawn_at - started
+        self.frames += 1
+
+    def _show_status(self, now: float) -> None:
+        self._status_dirty = False
+        table = self.table
         worker = self.channel_worker
         self.status_line.show(
             Status(
@@ -293,10 +314,6 @@ class PgClusterApp(App[int]):
                 embedded=self.embedded,
             )
         )
-        self._refresh_abilities()
-        self._drawn_at = time.monotonic()
-        self._draw_seconds = self._drawn_at - started
-        self.frames += 1
 
     def _refresh_abilities(self) -> None:
         abilities = (

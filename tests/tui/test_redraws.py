@@ -1,0 +1,40 @@
+"""What triggers a frame: events draw at once, plain beats wait for the 1 Hz tick."""
+
+from __future__ import annotations
+
+import psycopg
+
+from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.app import PgClusterApp
+from tests.tui.conftest import SIZE
+from tests.waiting import wait_until
+
+NAME = "a@10.0.0.1"
+
+
+async def test_plain_beats_wait_for_the_tick_and_joins_draw_at_once(
+    dsn: str, channel: str, settings: Settings
+) -> None:
+    app = PgClusterApp(settings, dsn)
+    async with (
+        app.run_test(size=SIZE),
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as peer,
+    ):
+        await wait_until(lambda: app.link.phase == "connected", what="connected")
+
+        async def beat() -> None:
+            before = app.model.beats_total
+            await peer.execute("SELECT pg_notify(%s, %s)", (channel, NAME))
+            await wait_until(lambda: app.model.beats_total > before, what="the beat applied")
+
+        await beat()
+        await wait_until(lambda: NAME in app.table.rows, what="the join drawn")
+        await beat()  # new -> alive: a state change, drawn within a frame
+        await wait_until(lambda: "alive" in str(app.table.get_cell(NAME, "state")))
+        await beat()  # a plain beat of a live node from the same backend
+        assert not app._dirty, "a plain beat asks for no immediate frame"
+        await wait_until(
+            lambda: str(app.table.get_cell(NAME, "beats")) == "3",
+            timeout=3,
+            what="the tick draws the count",
+        )
