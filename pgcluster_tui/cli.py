@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -86,12 +87,32 @@ def _fail(message: str, err: TextIO) -> int:
 
 
 _terminated_by: list[int] = []
+_graceful: list[Callable[[], None]] = []
 
 
 def _on_terminate(signum: int, frame: FrameType | None) -> None:
-    # Unwind like Ctrl-C (asyncio and Textual handle it cleanly) so the embedded server stops.
+    if _terminated_by:
+        # A second signal while unwinding: leave now (the embedded server dies with us).
+        os._exit(128 + _terminated_by[0])
     _terminated_by.append(signum)
+    for stop in _graceful:
+        try:
+            stop()
+        except RuntimeError:  # no event loop running yet (or any more)
+            break
+        return
+    # Unwind like Ctrl-C (asyncio handles it cleanly) so the embedded server stops.
     raise KeyboardInterrupt
+
+
+def _exit_gracefully(app: Any) -> None:
+    """On SIGTERM or SIGHUP, ask the dashboard to quit as `q` would, from its own loop."""
+
+    def stop() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + _terminated_by[0]))
+
+    _graceful.append(stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,7 +192,9 @@ def _run(
     if command is None:
         from pgcluster_tui.tui.app import run_dashboard
 
-        return run_dashboard(settings, conninfo, demo=args.demo, embedded_dsn=embedded_dsn)
+        return run_dashboard(
+            settings, conninfo, demo=args.demo, embedded_dsn=embedded_dsn, on_start=_exit_gracefully
+        )
     runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "watch": lambda: headless.watch(
             settings,

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
 
@@ -422,3 +422,61 @@ def test_an_unknown_key_binding_id_is_refused_before_anything_starts() -> None:
     assert_one_clean_line(result)
     assert "'anounce'" in result.stderr
     assert "announce" in result.stderr
+
+
+@pytest.mark.parametrize("signals", [["TERM"], ["HUP"], ["HUP", "TERM"]])
+def test_dashboard_quits_cleanly_on_sigterm_and_sighup(signals: list[str]) -> None:
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the dashboard on the embedded default, in a 120x36 terminal
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "pgcluster_tui"],
+            dict(os.environ, TERM="xterm-256color"),
+        )
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+    output = bytearray()
+
+    def read_some() -> bool:
+        """Drain what the terminal shows; True once a frame has been drawn."""
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            with suppress(OSError):
+                output.extend(os.read(fd, 65536))
+        return b"Nodes" in output
+
+    try:
+        wait_until_sync(read_some, timeout=30, what="a frame")
+        match = re.search(rb"host=(\S+)", bytes(output))
+        assert match
+        data_dir = Path(match.group(1).decode())
+        for name in signals:
+            os.kill(pid, getattr(signal, f"SIG{name}"))
+        status: list[int] = []
+
+        def exited() -> bool:
+            read_some()
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status.append(code)
+            return bool(done)
+
+        wait_until_sync(exited, timeout=10, what="the dashboard to exit")
+    finally:
+        if not status:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status[0]) == 128 + getattr(signal, f"SIG{signals[0]}")
+    assert b"Traceback" not in output
+    if len(signals) == 1:
+        wait_until_sync(lambda: not data_dir.exists(), timeout=10, what="embedded server removed")
+    else:  # a second signal leaves at once: the server dies with us, its directory is pruned later
+        wait_until_sync(
+            lambda: not _processes_mentioning(str(data_dir)), timeout=15, what="postgres gone"
+        )

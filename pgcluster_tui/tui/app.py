@@ -551,9 +551,16 @@ def binding_ids() -> set[str]:
 
 
 def run_dashboard(
-    settings: Settings, conninfo: str, demo: int = 0, embedded_dsn: str | None = None
+    settings: Settings,
+    conninfo: str,
+    demo: int = 0,
+    embedded_dsn: str | None = None,
+    *,
+    on_start: Callable[[PgClusterApp], None] | None = None,
 ) -> int:
     """Run the dashboard until the user quits; return the exit code."""
     app = PgClusterApp(settings, conninfo, demo=demo, embedded_dsn=embedded_dsn)
+    if on_start is not None:
+        on_start(app)
     app.run()
     return app.return_code or 0
