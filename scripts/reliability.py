@@ -36,7 +36,7 @@ from pgcluster_tui.core.membership import Thresholds  # noqa: E402
 from pgcluster_tui.core.protocol import Junk, ProtocolError, classify  # noqa: E402
 from pgcluster_tui.pg.embedded import EmbeddedServer  # noqa: E402
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig, send_once  # noqa: E402
-from tests.reliability.harness import Harness, Peers  # noqa: E402
+from tests.reliability.harness import Harness, Peers, require_password  # noqa: E402
 
 NAMES = [f"node{i}@10.0.0.{i}" for i in range(1, 7)]
 Figures = dict[str, Any]
@@ -284,15 +284,7 @@ def secrets_scan() -> Figures:
     found = 0
     outputs = 0
     with EmbeddedServer() as server:
-        with psycopg.connect(server.dsn, autocommit=True) as conn:
-            conn.execute(
-                psycopg.sql.SQL("CREATE ROLE s LOGIN SUPERUSER PASSWORD {}").format(
-                    psycopg.sql.Literal(password)
-                )
-            )
-            hba = server.data_dir / "pg_hba.conf"
-            hba.write_text("local all s scram-sha-256\n" + hba.read_text())
-            conn.execute("SELECT pg_reload_conf()")
+        require_password(server, "s", password)
         base = f"host={server.socket_dir} port={server.port} dbname=postgres user=s"
         dsns = [
             f"{base} password={password}",

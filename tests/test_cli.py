@@ -39,6 +39,17 @@ def run(
     )
 
 
+def spawn(*args: str) -> subprocess.Popen[str]:
+    """Start the CLI with piped output, for tests that read it while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pgcluster_tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> None:
     """An error is one line on stderr, no traceback, no secret."""
     assert result.returncode == 2, result
@@ -205,23 +216,7 @@ def test_unreachable_database_is_one_line_without_password() -> None:
 
 
 def test_watch_json_streams_each_event_as_it_happens(dsn: str, channel: str) -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pgcluster_tui",
-            "--dsn",
-            dsn,
-            "--channel",
-            channel,
-            "watch",
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    process = spawn("--dsn", dsn, "--channel", channel, "watch", "--json")
     try:
         reader = LineReader(process)
         reader.until('"event":"connected"')
@@ -245,13 +240,7 @@ def test_watch_json_streams_each_event_as_it_happens(dsn: str, channel: str) -> 
 
 
 def test_watch_text_escapes_control_characters(dsn: str, channel: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pgcluster_tui", "--dsn", dsn, "--channel", channel, "watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    process = spawn("--dsn", dsn, "--channel", channel, "watch")
     try:
         reader = LineReader(process)
         reader.until("connected")
@@ -356,13 +345,7 @@ def test_embedded_default_starts_and_cleans_up() -> None:
 
 
 def test_sigterm_stops_the_embedded_server() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pgcluster_tui", "watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    process = spawn("watch")
     try:
         LineReader(process).until("connected", timeout=30)
         assert process.stderr is not None
@@ -393,13 +376,7 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 def test_sigkill_takes_the_embedded_server_along_and_leftovers_are_pruned() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pgcluster_tui", "watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    process = spawn("watch")
     try:
         LineReader(process).until("connected", timeout=30)
     finally:

@@ -272,7 +272,9 @@ class ChannelWorker:
             self._heard = []
             self._flushed += len(heard)
             key_of = self._key_of
-            counts = {key_of(raw): n for raw, n in Counter(heard).items()}
+            counts: Counter[tuple[str, int]] = Counter()
+            for raw, n in Counter(heard).items():
+                counts[key_of(raw)] += n  # two raw payloads may decode alike
             self._pending.append(Heard(self._heard_at, counts))
             saw = self._lookup.saw
             for pid in {pid for _, pid in counts}:

@@ -1,4 +1,4 @@
-"""Untrusted strings as widgets take them: Rich Text (never markup), escapes made visible."""
+"""Untrusted strings as Rich Text cells (never markup), escapes made visible."""
 
 from __future__ import annotations
 
@@ -6,11 +6,6 @@ from rich.style import Style
 from rich.text import Text
 
 from pgcluster_tui.core.text import visible
-
-
-def literal(value: str) -> str:
-    """Return `value` with every control, bidi and zero-width character shown as an escape."""
-    return visible(value)
 
 
 def plain(value: str, style: str | Style = "") -> Text:

@@ -9,10 +9,12 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from psycopg import sql
 
 from pgcluster_tui.core.events import Event
 from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import Membership, Thresholds
+from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 
 
@@ -86,3 +88,16 @@ class Peers:
                         await asyncio.sleep(self.every)
             except psycopg.Error:
                 await asyncio.sleep(0.1)
+
+
+def require_password(server: EmbeddedServer, role: str, password: str) -> None:
+    """Create a superuser `role` that must log in with `password` over the socket."""
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+        hba = server.data_dir / "pg_hba.conf"
+        hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
+        conn.execute("SELECT pg_reload_conf()")

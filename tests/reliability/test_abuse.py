@@ -24,7 +24,7 @@ from pgcluster_tui.core.protocol import Junk, NodeName, ProtocolError, classify
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig, send_once
-from tests.reliability.harness import Harness
+from tests.reliability.harness import Harness, require_password
 from tests.waiting import wait_until, wait_until_sync
 
 T = TypeVar("T")
@@ -175,15 +175,7 @@ PASSWORD = "Right_pw_" + secrets.token_hex(4)
 @pytest.fixture
 def password_server(private_server: EmbeddedServer) -> EmbeddedServer:
     """A private server where the role secret_user must give a password."""
-    with psycopg.connect(private_server.dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE ROLE secret_user LOGIN SUPERUSER PASSWORD {}").format(
-                sql.Literal(PASSWORD)
-            )
-        )
-        hba = private_server.data_dir / "pg_hba.conf"
-        hba.write_text("local all secret_user scram-sha-256\n" + hba.read_text())
-        conn.execute("SELECT pg_reload_conf()")
+    require_password(private_server, "secret_user", PASSWORD)
     return private_server
 
 

@@ -11,7 +11,7 @@ from pgcluster_tui.core.events import (
     RetryScheduled,
     SenderAttributed,
 )
-from pgcluster_tui.tui.text import literal
+from pgcluster_tui.core.text import visible as literal
 from tests.tui.conftest import NODE, SIZE, cell, make_settings, rows, status
 from tests.tui.replay import NOW, TARGET, ReplayApp, cluster, make_app
 from tests.waiting import wait_until

@@ -33,7 +33,7 @@ from pgcluster_tui.core.events import (
     RetryScheduled,
     SendFailed,
 )
-from pgcluster_tui.tui.text import literal
+from pgcluster_tui.core.text import visible
 from pgcluster_tui.tui.widgets.node_table import clock_time, format_age
 
 BURST_LINES = 200
@@ -48,42 +48,42 @@ def describe(event: Event) -> tuple[str, str] | None:
     match event:
         case NodeJoined(node=node, pid=pid, is_self=is_self):
             us = " (us)" if is_self else ""
-            return "joined", f"joined     {literal(node)}{us} from pid {pid}"
+            return "joined", f"joined     {visible(node)}{us} from pid {pid}"
         case NodeStateChanged(node=node, state=NodeState.ALIVE, age=age):
-            return "recovered", f"alive      {literal(node)} after {format_age(age)}"
+            return "recovered", f"alive      {visible(node)} after {format_age(age)}"
         case NodeStateChanged(node=node, state=state, age=age):
-            return state.value, f"{state.value:<10} {literal(node)} silent for {format_age(age)}"
+            return state.value, f"{state.value:<10} {visible(node)} silent for {format_age(age)}"
         case NodeRecovered(node=node, pid=pid, silent_for=silent):
-            return "recovered", f"recovered  {literal(node)} pid {pid} after {format_age(silent)}"
+            return "recovered", f"recovered  {visible(node)} pid {pid} after {format_age(silent)}"
         case NodeReincarnated(node=node, pid=pid, previous_pid=previous):
-            return "incarnation", f"restarted  {literal(node)}: new backend pid {previous} → {pid}"
+            return "incarnation", f"restarted  {visible(node)}: new backend pid {previous} → {pid}"
         case DuplicateNameDetected(node=node, pids=pids):
             senders = ", ".join(str(p) for p in pids)
-            return "duplicate", f"duplicate  {literal(node)} is sent by pids {senders}"
+            return "duplicate", f"duplicate  {visible(node)} is sent by pids {senders}"
         case DuplicateNameCleared(node=node, pid=pid):
-            return "recovered", f"unique     {literal(node)} only pid {pid} is left"
+            return "recovered", f"unique     {visible(node)} only pid {pid} is left"
         case NodeForgotten(node=node):
-            return "forgotten", f"forgotten  {literal(node)}"
+            return "forgotten", f"forgotten  {visible(node)}"
         case NodeEvicted(node=node, state=state):
-            return "forgotten", f"evicted    {literal(node)} ({state.value}) over the node cap"
+            return "forgotten", f"evicted    {visible(node)} ({state.value}) over the node cap"
         case JunkReceived(payload=payload, reason=reason, length=length, pid=pid):
-            shown = literal(payload[:JUNK_SHOWN_CHARS])
+            shown = visible(payload[:JUNK_SHOWN_CHARS])
             more = "…" if length > JUNK_SHOWN_CHARS else ""
             return "junk", f"junk       pid {pid} sent {length} chars ({reason}): {shown}{more}"
         case JunkSuppressed(count=count):
             return "junk", f"junk       {count} more junk payloads not shown"
         case Connecting(target=target, attempt=attempt):
-            return "connection", f"connecting to {literal(target)} (attempt {attempt})"
+            return "connection", f"connecting to {visible(target)} (attempt {attempt})"
         case Connected(target=target, server_version=version):
-            return "connection", f"connected  {literal(target)}, PostgreSQL {literal(version)}"
+            return "connection", f"connected  {visible(target)}, PostgreSQL {visible(version)}"
         case Disconnected(reason=reason):
-            return "problem", f"disconnected: {literal(reason)}"
+            return "problem", f"disconnected: {visible(reason)}"
         case RetryScheduled(delay=delay, attempt=attempt):
             return "connection", f"retry      in {delay:.1f}s (attempt {attempt})"
         case HeartbeatSent(node=node, manual=True):
-            return "connection", f"announced  {literal(node)}"
+            return "connection", f"announced  {visible(node)}"
         case SendFailed(node=node, reason=reason):
-            return "problem", f"send failed for {literal(node)}: {literal(reason)}"
+            return "problem", f"send failed for {visible(node)}: {visible(reason)}"
         case ListenerSilent(silent_for=silent):
             return "problem", (
                 f"listener silent for {format_age(silent)}: our probes do not come back "
@@ -140,7 +140,7 @@ class EventLog(RichLog):
         text = Text()
         text.append(clock_time(at), style=self._style("time"))
         text.append(" ")
-        text.append(literal(message), style=self._style("note"))
+        text.append(visible(message), style=self._style("note"))
         self._write([text])
 
     def add(self, events: Sequence[Event]) -> None:

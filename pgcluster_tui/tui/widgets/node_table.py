@@ -15,7 +15,8 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from pgcluster_tui.core.events import NodeState, SenderAttributed
 from pgcluster_tui.core.membership import NodeView
-from pgcluster_tui.tui.text import literal, plain
+from pgcluster_tui.core.text import visible
+from pgcluster_tui.tui.text import plain
 
 GLYPHS = {
     NodeState.NEW: "◇",
@@ -314,7 +315,7 @@ class NodeTable(DataTable[Text]):
                 text.append("DUP ", style=self._style("duplicate"))
             text.append(", ".join(map(str, v.pids)))
             if details:
-                text.append(" " + literal("; ".join(details)), style=dim)
+                text.append(" " + visible("; ".join(details)), style=dim)
             return text
         if column == "first":
             return Text(clock_time(v.first_seen), style=dim)

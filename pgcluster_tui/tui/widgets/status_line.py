@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from pgcluster_tui.core.events import NodeState
-from pgcluster_tui.tui.text import literal
+from pgcluster_tui.core.text import visible
 from pgcluster_tui.tui.widgets.node_table import GLYPHS
 
 QUEUE_LOUD = 0.05
@@ -94,12 +94,12 @@ class StatusLine(Static):
         ok, warn, bad, dim = (self._style(n) for n in ("ok", "warn", "bad", "dim"))
         link = s.link
         text = Text(no_wrap=True, overflow="ellipsis")
-        where = "embedded server" if s.embedded else literal(link.target) or "the database"
+        where = "embedded server" if s.embedded else visible(link.target) or "the database"
         if link.phase == "connected":
             text.append("● connected ", style=ok)
             text.append(where)
             if link.server_version:
-                text.append(f" · PG {literal(link.server_version)}", style=dim)
+                text.append(f" · PG {visible(link.server_version)}", style=dim)
         elif link.phase == "connecting":
             text.append("◌ connecting ", style=warn)
             text.append(where)
@@ -114,13 +114,13 @@ class StatusLine(Static):
                 text.append(f" (attempt {link.attempt})", style=dim)
             if link.reason:
                 text.append(" · ", style=dim)
-                text.append(literal(link.reason), style=bad)
+                text.append(visible(link.reason), style=bad)
             text.append(" · ", style=dim)
             text.append(where)
         text.append(" · channel ", style=dim)
-        text.append(literal(s.channel))
+        text.append(visible(s.channel))
         text.append(" · node ", style=dim)
-        text.append(literal(s.node))
+        text.append(visible(s.node))
         if s.heartbeat:
             text.append(" heartbeating", style=ok)
             if s.next_beat_at is not None and link.phase == "connected":
@@ -152,7 +152,7 @@ class StatusLine(Static):
             text.append(f" · sort {s.sort_label} {arrow}", style=dim)
         if s.filter_text:
             text.append(" · filter ", style=dim)
-            text.append(literal(s.filter_text), style=warn)
+            text.append(visible(s.filter_text), style=warn)
         if s.paused:
             text.append(" ")
             text.append(" PAUSED ", style=self._style("badge"))
