@@ -91,10 +91,11 @@ _graceful: list[Callable[[], None]] = []
 
 
 def _on_terminate(signum: int, frame: FrameType | None) -> None:
-    if _terminated_by:
+    # Append first: a second signal can interrupt this handler itself.
+    _terminated_by.append(signum)
+    if len(_terminated_by) > 1:
         # A second signal while unwinding: leave now (the embedded server dies with us).
         os._exit(128 + _terminated_by[0])
-    _terminated_by.append(signum)
     for stop in _graceful:
         try:
             stop()
@@ -211,6 +212,19 @@ def _run(
         "announce": lambda: headless.announce(settings, conninfo, out, args.name),
     }
     try:
-        return asyncio.run(runners[command]())
-    except KeyboardInterrupt:
+        return asyncio.run(_cancellable(runners[command]()))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 0 if command == "watch" else 130
+
+
+async def _cancellable(command: Coroutine[Any, Any, int]) -> int:
+    """Run a command so that SIGTERM or SIGHUP cancels it from its own loop, like Ctrl-C."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        loop.call_soon_threadsafe(task.cancel)
+
+    _graceful.append(stop)
+    return await command
