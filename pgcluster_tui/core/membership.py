@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pgcluster_tui.core.events import (
@@ -36,6 +37,13 @@ _PIDS_PER_NODE = 8
 _SENDER_CACHE = 4096
 _CLASSIFY_CACHE = 20_000
 _OUTLIER_FACTOR = 4.0
+_SEVERITY = {state: state.severity for state in NodeState}
+
+SORT_ORDERS = ("state", "name", "age", "beats", "interval", "first", "since")
+"""Orders `Membership.ordered` knows; each puts the notable nodes first."""
+
+BEAT_ORDERS = frozenset({"age", "beats", "interval"})
+"""Orders that any heartbeat can change; the others change only with the roster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,7 @@ class _Node:
     gap_deviation: float = 0.0
     outliers: int = 0
     duplicate: bool = False
+    due: float = math.inf
     pid_last: dict[int, float] = field(default_factory=dict)
 
 
@@ -111,7 +120,15 @@ class Membership:
         self.junk_burst = junk_burst
         self.junk_counts: Counter[str] = Counter()
         self.beats_total = 0
+        self.roster_version = 0
+        """Bumped whenever a node joins, leaves, changes state or duplicate flag."""
+        self.beat_version = 0
+        """Bumped by every heartbeat."""
         self._nodes: dict[str, _Node] = {}
+        self._counts: Counter[NodeState] = Counter()
+        self._duplicates: set[str] = set()
+        # Next state deadlines, (due, name), lazily corrected: a tick looks only at nodes due.
+        self._due: list[tuple[float, str]] = []
         self._senders: OrderedDict[int, SenderAttributed] = OrderedDict()
         self._verdicts: dict[str, object] = {}
         self._frozen_at: float | None = None
@@ -159,6 +176,7 @@ class Membership:
             self._junk(payload, verdict, pid, now, events, count)
             return
         self.beats_total += count
+        self.beat_version += 1
         node = self._nodes.get(payload)
         if node is None:
             self._join(payload, pid, now, events)
@@ -180,6 +198,8 @@ class Membership:
                 other_last = node.pid_last.get(node.pid, -math.inf)
                 if now - other_last <= self._after(node, self.thresholds.late):
                     node.duplicate = True
+                    self._duplicates.add(payload)
+                    self.roster_version += 1
                     events.append(DuplicateNameDetected(now, payload, self._live_pids(node, now)))
         node.pid = pid
         node.beats += count
@@ -188,11 +208,14 @@ class Membership:
         node.age_from = now
         state = node.state
         if state is NodeState.STALE:
-            node.state, node.state_since = NodeState.ALIVE, now
+            self._move(node, NodeState.ALIVE, now)
             events.append(NodeRecovered(now, payload, pid, silent_for))
         elif state is not NodeState.ALIVE:
-            node.state, node.state_since = NodeState.ALIVE, now
+            self._move(node, NodeState.ALIVE, now)
             events.append(NodeStateChanged(now, payload, state, NodeState.ALIVE, silent_for))
+        due = now + self._after(node, self.thresholds.late)
+        if due < node.due:
+            self._schedule(node, due)
 
     def _join(self, name: str, pid: int, now: float, events: list[Event]) -> None:
         if len(self._nodes) >= self.max_nodes:
@@ -201,7 +224,27 @@ class Membership:
         node = _Node(name, is_self, now, now, now, pid, state_since=now)
         node.pid_last[pid] = now
         self._nodes[name] = node
+        self._counts[NodeState.NEW] += 1
+        self.roster_version += 1
+        self._schedule(node, now + self._after(node, self.thresholds.late))
         events.append(NodeJoined(now, name, pid, is_self))
+
+    def _move(self, node: _Node, state: NodeState, now: float) -> None:
+        counts = self._counts
+        counts[node.state] -= 1
+        counts[state] += 1
+        node.state, node.state_since = state, now
+        self.roster_version += 1
+
+    def _remove(self, node: _Node) -> None:
+        del self._nodes[node.name]
+        self._counts[node.state] -= 1
+        self._duplicates.discard(node.name)
+        self.roster_version += 1
+
+    def _schedule(self, node: _Node, due: float) -> None:
+        node.due = due
+        heapq.heappush(self._due, (due, node.name))
 
     def _evict(self, now: float, events: list[Event]) -> None:
         # Evict a percent at a time so a flood of new names costs O(log n) per name.
@@ -210,7 +253,7 @@ class Membership:
         candidates = [n for n in self._nodes.values() if not n.is_self]
         victims = sorted(candidates, key=lambda n: (-n.state.severity, n.age_from, n.name))[:count]
         for victim in victims:
-            del self._nodes[victim.name]
+            self._remove(victim)
             events.append(NodeEvicted(now, victim.name, victim.state))
 
     def _remember_pid(self, node: _Node, pid: int, now: float) -> None:
@@ -281,15 +324,19 @@ class Membership:
         if pending and now - self._junk_window >= 1.0:
             events.append(JunkSuppressed(now, pending))
             self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
-        in_grace = now < self._grace_until
-        for node in self._nodes.values():
-            if node.duplicate:
-                self._maybe_clear_duplicate(node, now, events)
-            if in_grace:
-                continue
+        for name in list(self._duplicates):
+            self._maybe_clear_duplicate(self._nodes[name], now, events)
+        if now < self._grace_until:
+            return events
+        due, nodes, t = self._due, self._nodes, self.thresholds
+        later: list[tuple[float, str]] = []
+        while due and due[0][0] <= now:
+            when, name = heapq.heappop(due)
+            node = nodes.get(name)
+            if node is None or node.due != when:
+                continue  # forgotten, or rescheduled since
             age = now - node.age_from
             interval = self._interval(node)
-            t = self.thresholds
             if age > t.stale * interval:
                 target = NodeState.STALE
             elif age > t.suspect * interval:
@@ -297,16 +344,28 @@ class Membership:
             elif age > t.late * interval:
                 target = NodeState.LATE
             else:
-                continue
-            if target.severity > node.state.severity:
+                target = NodeState.ALIVE
+            if target.severity > _SEVERITY[node.state]:
                 previous = node.state
-                node.state, node.state_since = target, now
-                events.append(NodeStateChanged(now, node.name, previous, target, age))
+                self._move(node, target, now)
+                events.append(NodeStateChanged(now, name, previous, target, age))
+            node.due = math.inf
+            factor = _NEXT_FACTOR[node.state](t)
+            if factor is not None:
+                node.due = node.age_from + factor * interval
+                later.append((node.due, name))
+        for entry in later:
+            heapq.heappush(due, entry)
+        if len(due) > 4 * len(nodes) + 1024:
+            self._due = [(n.due, n.name) for n in nodes.values() if n.due < math.inf]
+            heapq.heapify(self._due)
         return events
 
     def _maybe_clear_duplicate(self, node: _Node, now: float, events: list[Event]) -> None:
         if len(self._live_pids(node, now)) <= 1:
             node.duplicate = False
+            self._duplicates.discard(node.name)
+            self.roster_version += 1
             events.append(DuplicateNameCleared(now, node.name, node.pid))
 
     def _live_pids(self, node: _Node, now: float) -> tuple[int, ...]:
@@ -333,6 +392,7 @@ class Membership:
             if node.age_from <= frozen_at:
                 node.age_from += outage
         self._frozen_at = None
+        self.beat_version += 1
         self._grace_until = now + self.thresholds.late * self.thresholds.interval
 
     @property
@@ -344,8 +404,10 @@ class Membership:
 
     def forget(self, name: str, now: float) -> list[Event]:
         """Remove a node; it comes back if it beats again."""
-        if self._nodes.pop(name, None) is None:
+        node = self._nodes.get(name)
+        if node is None:
             return []
+        self._remove(node)
         return [NodeForgotten(now, name)]
 
     def forget_stale(self, now: float) -> list[Event]:
@@ -413,7 +475,33 @@ class Membership:
 
     def counts(self) -> Counter[NodeState]:
         """How many nodes are in each state."""
-        return Counter(n.state for n in self._nodes.values())
+        return Counter({state: n for state, n in self._counts.items() if n})
+
+    def ordered(
+        self, by: str = "state", *, reverse: bool = False, words: Sequence[str] = ()
+    ) -> list[str]:
+        """Node names in one of SORT_ORDERS, keeping those whose name or state fits every word."""
+        nodes: Iterable[_Node] = self._nodes.values()
+        if words:
+            nodes = [n for n in nodes if _matches(n, words)]
+        return [n.name for n in sorted(nodes, key=self._sort_key(by), reverse=reverse)]
+
+    def _sort_key(self, by: str) -> Callable[[_Node], tuple[object, ...]]:
+        if by == "state":
+            return lambda n: (-_SEVERITY[n.state], n.name)
+        if by == "name":
+            return lambda n: (n.name,)
+        if by == "age":
+            return lambda n: (n.age_from, n.name)
+        if by == "beats":
+            return lambda n: (-n.beats, n.name)
+        if by == "interval":
+            return lambda n: (-self._interval(n), n.name)
+        if by == "first":
+            return lambda n: (n.first_seen, n.name)
+        if by == "since":
+            return lambda n: (n.state_since, n.name)
+        raise ValueError(f"unknown sort order {by!r}; one of {', '.join(SORT_ORDERS)}")
 
     def _interval(self, node: _Node) -> float:
         if node.gaps >= 2:
@@ -422,6 +510,22 @@ class Membership:
 
     def _after(self, node: _Node, factor: float) -> float:
         return factor * self._interval(node)
+
+
+_NEXT_FACTOR: dict[NodeState, Callable[[Thresholds], float | None]] = {
+    NodeState.NEW: lambda t: t.late,
+    NodeState.ALIVE: lambda t: t.late,
+    NodeState.LATE: lambda t: t.suspect,
+    NodeState.SUSPECT: lambda t: t.stale,
+    NodeState.STALE: lambda t: None,
+}
+"""The threshold factor of the next worse state."""
+
+
+def _matches(node: _Node, words: Sequence[str]) -> bool:
+    name = node.name.lower()
+    state = node.state.value
+    return all(word in name or state.startswith(word) for word in words)
 
 
 def phi(age: float, interval: float, deviation: float) -> float:

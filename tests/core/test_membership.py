@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import typing
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,9 @@ from pgcluster_tui.core.events import (
 from pgcluster_tui.core.membership import (
     JUNK_PREVIEW_CHARS,
     MIN_INTERVAL,
+    SORT_ORDERS,
     Membership,
+    NodeView,
     Thresholds,
     phi,
 )
@@ -537,7 +540,19 @@ _step = st.one_of(
     st.tuples(st.just("beat"), st.sampled_from([A, B, C]), st.sampled_from([1, 2, 3])),
     st.tuples(st.just("tick"), st.none(), st.none()),
     st.tuples(st.just("junk"), st.text(max_size=5), st.none()),
+    st.tuples(st.just("forget"), st.sampled_from([A, B, C]), st.none()),
 )
+
+
+def zone(view: NodeView) -> int:
+    """The severity a node's age calls for, computed from scratch."""
+    if view.age > view.stale_after:
+        return NodeState.STALE.severity
+    if view.age > view.suspect_after:
+        return NodeState.SUSPECT.severity
+    if view.age > view.late_after:
+        return NodeState.LATE.severity
+    return 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -552,12 +567,19 @@ def test_states_only_worsen_on_tick_and_improve_only_on_beat(
         before = {v.name: v.state.severity for v in model.views(now)}
         if action == "tick":
             events = model.tick(now)
-            after = {v.name: v.state.severity for v in model.views(now)}
+            views = model.views(now)
+            after = {v.name: v.state.severity for v in views}
             assert set(after) == set(before)
             assert all(after[n] >= before[n] for n in after)
+            # The tick looks only at nodes that are due; a full scan must find nothing missed.
+            assert all(v.state.severity >= zone(v) for v in views)
             for e in events:
                 if isinstance(e, NodeStateChanged):
                     assert e.state.severity > e.previous.severity
+        elif action == "forget":
+            assert payload is not None
+            model.forget(payload, now)
+            assert payload not in model
         else:
             assert payload is not None
             events = model.observe(Notification(payload, pid or 0, now))
@@ -567,6 +589,7 @@ def test_states_only_worsen_on_tick_and_improve_only_on_beat(
             if action == "beat":
                 assert model.state(payload) in (NodeState.NEW, NodeState.ALIVE)
         assert len(model) <= 2
+        assert model.counts() == Counter(v.state for v in model.views(now))
         for view in model.views(now):
             assert view.age >= 0.0
             assert math.isfinite(view.phi)
@@ -615,3 +638,61 @@ def test_a_wall_clock_stepping_back_does_not_corrupt_the_estimate() -> None:
     assert view.jitter >= 0.0
     assert view.age == 0.0
     assert model.tick(61.0) == []
+
+
+def test_ordered_sorts_by_each_order_and_filters_by_name_or_state() -> None:
+    model = Membership()
+    beats(model, [0.0, 5.0, 10.0], node=B)
+    beats(model, [0.0, 2.0, 4.0, 6.0], node=A)
+    beat(model, 1.0, node=C)
+    model.tick(20.0)  # A (every 2 s) silent 14 s: stale; C silent 19 s: suspect; B 10 s: late
+    assert [model.state(n) for n in (A, B, C)] == [
+        NodeState.STALE,
+        NodeState.LATE,
+        NodeState.SUSPECT,
+    ]
+    assert model.ordered("state") == [A, C, B]
+    assert model.ordered("state", reverse=True) == [B, C, A]
+    assert model.ordered("name") == [A, B, C]
+    assert model.ordered("age") == [C, A, B]
+    assert model.ordered("beats") == [A, B, C]
+    assert model.ordered("interval") == [B, C, A]
+    assert model.ordered("first") == [A, B, C]
+    assert model.ordered("since", words=["s"]) == [A, C]
+    assert model.ordered("name", words=["10.0.0", "b@"]) == [B]
+    assert set(SORT_ORDERS) == {"state", "name", "age", "beats", "interval", "first", "since"}
+    with pytest.raises(ValueError, match="unknown sort order"):
+        model.ordered("colour")
+
+
+def test_versions_say_what_can_have_moved() -> None:
+    model = Membership()
+    beat(model, 0.0)
+    roster, beats_seen = model.roster_version, model.beat_version
+    beat(model, 1.0)  # new -> alive: a state change
+    assert model.roster_version > roster
+    roster = model.roster_version
+    beat(model, 2.0)  # a plain beat moves only beat-driven orders
+    assert (model.roster_version, model.beat_version) == (roster, beats_seen + 2)
+    model.tick(3.0)
+    assert model.roster_version == roster
+    model.tick(20.0)
+    assert model.roster_version > roster
+
+
+def test_the_schedule_stays_small_under_a_flood_of_names() -> None:
+    model = Membership(max_nodes=50)
+    for i in range(20_000):
+        beat(model, i / 1000, node=f"n{i}@h")
+        if i % 1000 == 0:
+            model.tick(i / 1000)
+    model.tick(100.0)
+    assert len(model) == 50
+    assert len(model._due) <= 4 * 50 + 1024
+    assert model.counts() == {NodeState.STALE: 50}
+
+
+def test_a_shrinking_interval_brings_the_next_deadline_forward() -> None:
+    model = Membership()
+    beats(model, [0.0, 1.0, 2.0, 3.0])  # learns a 1 s interval: late after 1.5 s
+    assert model.tick(5.0) == [NodeStateChanged(5.0, A, NodeState.ALIVE, NodeState.LATE, 2.0)]
