@@ -166,7 +166,7 @@ async def dashboard_under_load(dsn: str) -> dict[str, Any]:
     def sync(*args: Any, **kwargs: Any) -> None:
         original_sync(*args, **kwargs)
         now = time.time()
-        for name in app.table._signatures:
+        for name in app.table.order:
             if name.startswith("mark") and name not in seen:
                 seen[name] = now
 
@@ -237,7 +237,7 @@ async def scale_child(dsn: str) -> dict[str, float]:
                     " FROM generate_series(1, %s) i",
                     (SCALE_NODES,),
                 )
-        await wait_until(lambda: len(app.table._signatures) >= SCALE_NODES, timeout=60)
+        await wait_until(lambda: len(app.table.order) >= SCALE_NODES, timeout=60)
         await pilot.pause()
         samples = []
         for _ in range(20):

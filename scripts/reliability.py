@@ -419,11 +419,11 @@ async def dashboard_flood(burst: int = 200_000, names: int = 10_000) -> Figures:
                 await asyncio.sleep(0.05)
             if app.paused:
                 await pilot.press("p")
-            await wait_until(lambda: len(app.table._signatures) >= names, timeout=60)
+            await wait_until(lambda: len(app.table.order) >= names, timeout=60)
             return {
                 "notifications": burst,
                 "distinct_names": names,
-                "nodes_in_table": len(app.table._signatures),
+                "nodes_in_table": len(app.table.order),
                 "keys_pressed_while_draining": len(answered),
                 "key_answer_max_ms": round(max(answered) * 1000, 1),
                 "rss_growth_mb": round(_rss_mb() - rss_before, 1),

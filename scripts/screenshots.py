@@ -65,7 +65,7 @@ async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> Non
         await pilot.pause()
         if not every_state():
             raise SystemExit("screenshots: the states moved on; run again")
-        app.table.move_cursor(row=0, animate=False)
+        app.table.move_cursor(0)
         await pilot.pause()
         save(app, out, "dashboard")
 

@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label
+from textual.widgets import Footer, Input, Label
 
 from pgcluster_tui.core.events import (
     Connected,
@@ -46,12 +46,12 @@ from pgcluster_tui.tui.messages import ChannelClosed, FactsArrived
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.widgets.event_log import EventLog
-from pgcluster_tui.tui.widgets.node_table import SORTS, NodeTable
+from pgcluster_tui.tui.widgets.node_table import SORT_LABELS, NodeTable
 from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Link, Status, StatusLine
 from pgcluster_tui.wiring import new_model, worker_config
 
-REFRESH_SECONDS = 0.25
-"""How often a pending table and status refresh is drawn: coalesces floods to 4 frames/s."""
+REFRESH_SECONDS = 0.1
+"""How often a pending table and status refresh is drawn: coalesces floods to 10 frames/s."""
 
 STATUS_ONLY = (ProbeMeasured, QueueUsageMeasured, HeartbeatSent, RetryScheduled)
 """Events that change only the status line, not the table."""
@@ -157,7 +157,7 @@ class PgClusterApp(App[int]):
         """How many times the view was redrawn (coalescing keeps this low under floods)."""
         self._abilities: tuple[object, ...] = ()
         self._stopped = False
-        self._exports = 0
+        self._exported = 0
 
     # Layout
 
@@ -200,6 +200,8 @@ class PgClusterApp(App[int]):
     def on_facts_arrived(self, message: FactsArrived) -> None:
         # The core applies the batch to the model; the app keeps its link state and the log.
         events = ingest(self.model, message.facts)
+        if self._torn_down():
+            return
         self.events_log.add([event for event in events if self._follow(event)])
         # Plain beats change counts and ages only: the 1 Hz tick draws those. Anything that
         # happened (a join, a state change, a connection fact) is drawn within a frame.
@@ -255,6 +257,8 @@ class PgClusterApp(App[int]):
         return True
 
     def on_channel_closed(self, message: ChannelClosed) -> None:
+        if self._torn_down():
+            return
         if message.error is not None:
             self.link.phase, self.link.reason = "disconnected", message.error
             self.events_log.note(self.clock(), f"the channel worker failed: {message.error}")
@@ -266,16 +270,22 @@ class PgClusterApp(App[int]):
 
     def tick(self) -> None:
         """Age every node by the clock and redraw: the one 1 Hz repaint."""
+        if self._torn_down():
+            return
         now = self.clock()
         self.events_log.add(self.model.tick(now))
         self._redraw(now)
 
+    def _torn_down(self) -> bool:
+        # On exit Textual removes the widgets while timers and messages still arrive.
+        return not (self.table.is_attached and self.events_log.is_attached)
+
     def _refresh_pending(self) -> None:
-        scrolled = round(self.table.scroll_offset.y) != self.table.synced_scroll
-        scrolled = scrolled and not self.paused
+        if self._torn_down():
+            return
         # Under load a redraw can take a while: keep at most a fifth of the time for drawing.
         rested = time.monotonic() - self._drawn_at >= 4 * self._draw_seconds
-        if (self._dirty and rested) or scrolled:
+        if self._dirty and rested:
             self._redraw()
         elif self._status_dirty:
             self._show_status(self.clock())
@@ -286,8 +296,7 @@ class PgClusterApp(App[int]):
         self._dirty = False
         table = self.table
         if force or not self.paused:
-            table.sync(self.model.views(now), self.model.sender)
-            self._dirty = table.incomplete
+            table.sync(self.model, now)
         self._show_status(now)
         self._refresh_abilities()
         self._drawn_at = time.monotonic()
@@ -309,7 +318,7 @@ class PgClusterApp(App[int]):
                 counts=self.model.counts(),
                 paused=self.paused,
                 filter_text=self.filter_input.value,
-                sort_label=SORTS[table.sort_by].label,
+                sort_label=SORT_LABELS[table.sort_by],
                 reverse=table.reverse,
                 embedded=self.embedded,
             )
@@ -327,9 +336,20 @@ class PgClusterApp(App[int]):
             self._abilities = abilities
             self.refresh_bindings()
 
-    @on(DataTable.RowHighlighted, "#nodes")
+    @on(NodeTable.Highlighted)
     def _selection_moved(self) -> None:
         self._refresh_abilities()
+
+    @on(NodeTable.HeaderClicked)
+    def _header_clicked(self, event: NodeTable.HeaderClicked) -> None:
+        table = self.table
+        if event.column not in SORT_LABELS:
+            return
+        if table.sort_by == event.column:
+            table.reverse = not table.reverse
+        else:
+            table.sort_by, table.reverse = event.column, False
+        self._redraw_now()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("announce", "announce_as"):
@@ -443,7 +463,7 @@ class PgClusterApp(App[int]):
             self.notify(str(exc), title="Export failed", severity="error", markup=False)
             return
         shown = ", ".join(str(p) for p in paths)
-        self.notify(f"Exported {len(self.table.shown)} nodes to {shown}", markup=False)
+        self.notify(f"Exported {self._exported} nodes to {shown}", markup=False)
 
     def action_help(self) -> None:
         """Show the keys and the states."""
@@ -463,11 +483,14 @@ class PgClusterApp(App[int]):
 
     def export_rows(self) -> list[dict[str, Any]]:
         """The table as shown (filter and order), one dict per node, as `nodes --json` has it."""
-        return [node_json(view, self.model) for view in self.table.shown]
+        model, now = self.model, self.table.now
+        shown = [name for name in self.table.order if name in model]
+        return [node_json(model.view(name, now), model) for name in shown]
 
     def export(self, directory: Path) -> tuple[Path, Path]:
         """Write the shown table as `pgcluster-nodes-<time>.json` and `.csv`; return both."""
         rows = self.export_rows()
+        self._exported = len(rows)
         directory.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         base = directory / f"pgcluster-nodes-{stamp}"

@@ -207,4 +207,4 @@ async def test_dashboard_starts_while_down_and_joins_when_up(
         await wait_until(lambda: app.link.phase == "connected", what="joined", timeout=20)
         async with await psycopg.AsyncConnection.connect(private_server.dsn, autocommit=True) as c:
             await c.execute("SELECT pg_notify(%s, 'late@joiner')", (channel,))
-        await wait_until(lambda: "late@joiner" in app.table.rows, what="the row")
+        await wait_until(lambda: "late@joiner" in app.table.order, what="the row")

@@ -81,7 +81,7 @@ async def raw_listener(dsn: str, channel: str) -> AsyncIterator[RawListener]:
 
 def rows(app: PgClusterApp) -> list[str]:
     """Node names in the table, top to bottom."""
-    return [str(row.key.value) for row in app.table.ordered_rows]
+    return list(app.table.order)
 
 
 def cell(app: PgClusterApp, node: str, column: str) -> str:
@@ -107,7 +107,7 @@ async def connected(app: PgClusterApp) -> None:
 
 async def select(app: PgClusterApp, node: str) -> None:
     """Put the cursor on a node's row."""
-    app.table.move_cursor(row=app.table.get_row_index(node), animate=False)
+    app.table.select(node)
     await wait_until(lambda: app.table.selected_name == node, what=f"{node} selected")
 
 

@@ -28,9 +28,14 @@ async def test_plain_beats_wait_for_the_tick_and_joins_draw_at_once(
             await wait_until(lambda: app.model.beats_total > before, what="the beat applied")
 
         await beat()
-        await wait_until(lambda: NAME in app.table.rows, what="the join drawn")
+        await wait_until(lambda: NAME in app.table.order, what="the join drawn")
         await beat()  # new -> alive: a state change, drawn within a frame
-        await wait_until(lambda: "alive" in str(app.table.get_cell(NAME, "state")))
+        pid = peer.info.backend_pid
+        await wait_until(lambda: app.model.sender(pid) is not None, what="the sender attributed")
+        await wait_until(
+            lambda: not app._dirty and "alive" in str(app.table.get_cell(NAME, "state")),
+            what="the state change drawn",
+        )
         await beat()  # a plain beat of a live node from the same backend
         assert not app._dirty, "a plain beat asks for no immediate frame"
         await wait_until(

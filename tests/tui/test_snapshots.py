@@ -62,7 +62,7 @@ def _replaying(
             await _settle(pilot)
         # The selection follows its node across re-sorts, so where it lands depends on when
         # the first redraw ran; put it on the top row for a stable picture.
-        app.table.move_cursor(row=0, animate=False)
+        app.table.move_cursor(0)
         await _settle(pilot)
         if press:
             screens = len(app.screen_stack)

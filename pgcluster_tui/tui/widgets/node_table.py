@@ -1,20 +1,24 @@
-"""The node table: one row per node name, updated as a diff, selection kept across sorts."""
+"""The node table: a Line API view of the membership model that renders only the rows on screen."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from pgcluster_tui.core.events import NodeState, SenderAttributed
-from pgcluster_tui.core.membership import NodeView
+from pgcluster_tui.core.membership import BEAT_ORDERS, SORT_ORDERS, Membership, NodeView
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.tui.text import plain
 
@@ -29,34 +33,16 @@ GLYPHS = {
 
 BAR_CELLS = 7
 
-VOLATILE = frozenset({"age", "phi"})
-"""Columns that change every second on every row: kept current only where visible."""
-
-SenderLookup = Callable[[int], SenderAttributed | None]
-
-
-@dataclass(frozen=True, slots=True)
-class SortOrder:
-    """One way to order the table: a label and a key over node views."""
-
-    label: str
-    key: Callable[[NodeView], tuple[object, ...]]
-
-
-SORT_COLUMNS = {"state": "state", "name": "name", "age": "age", "beats": "beats"}
-SORT_COLUMNS |= {"interval": "interval", "first": "first", "since": "since"}
-"""The column each sort order marks with an arrow."""
-
-SORTS: dict[str, SortOrder] = {
-    "state": SortOrder("state", lambda v: (-v.state.severity, v.name)),
-    "name": SortOrder("name", lambda v: (v.name,)),
-    "age": SortOrder("age", lambda v: (-v.age, v.name)),
-    "beats": SortOrder("beats", lambda v: (-v.beats, v.name)),
-    "interval": SortOrder("interval", lambda v: (-v.interval, v.name)),
-    "first": SortOrder("joined", lambda v: (v.first_seen, v.name)),
-    "since": SortOrder("state since", lambda v: (v.state_since, v.name)),
+SORT_LABELS = {
+    "state": "state",
+    "name": "name",
+    "age": "age",
+    "beats": "beats",
+    "interval": "interval",
+    "first": "joined",
+    "since": "state since",
 }
-"""Sort orders in the order `s` cycles through them; each puts the notable rows first."""
+"""How the status line names each sort order; `s` cycles through them in this order."""
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("state", "State", 9),
@@ -69,12 +55,12 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("first", "Joined", 8),
     ("since", "Since", 8),
 )
-"""Column key, header and width."""
+"""Column key, header and content width; each cell has one space of padding on either side."""
 
-NAME_INDEX = [key for key, _, _ in COLUMNS].index("name")
+COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
+TABLE_WIDTH = sum(width + 2 for _, _, width in COLUMNS)
 
-MAX_NEW_ROWS = 1000
-"""Rows added per redraw; more wait for the next frame."""
+SenderLookup = Callable[[int], SenderAttributed | None]
 
 
 def format_age(seconds: float) -> str:
@@ -94,16 +80,41 @@ def clock_time(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
-def matches(view: NodeView, words: Sequence[str]) -> bool:
-    """Whether every filter word is in the node name or starts the state's name."""
-    name = view.name.lower()
-    return all(word in name or view.state.value.startswith(word) for word in words)
+def column_at(x: int) -> str | None:
+    """The column under table offset x, if any."""
+    right = 0
+    for key, _, width in COLUMNS:
+        right += width + 2
+        if x < right:
+            return key
+    return None
 
 
-class NodeTable(DataTable[Text]):
-    """Nodes on the channel, worst first; rows keyed by node name."""
+@dataclass(slots=True)
+class _Row:
+    """One row on screen: what each cell shows (its key), the cells drawn, and the joined line."""
+
+    view: NodeView
+    keys: list[object]
+    cells: list[list[Segment]]
+    strips: dict[tuple[bool, int], Strip] = field(default_factory=dict)
+
+
+class NodeTable(ScrollView, can_focus=True):
+    """Nodes on the channel, worst first; sorted and filtered by the model, drawn where visible."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "node-table--header",
+        "node-table--cursor",
         "node-table--new",
         "node-table--alive",
         "node-table--late",
@@ -115,41 +126,42 @@ class NodeTable(DataTable[Text]):
         "node-table--dim",
     }
 
+    class Highlighted(Message):
+        """The cursor is on another node, or on none."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    class HeaderClicked(Message):
+        """A column header was clicked."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        super().__init__(id=id)
         self.sort_by = "state"
         self.reverse = False
         self.filter_words: tuple[str, ...] = ()
-        self._signatures: dict[str, dict[str, object]] = {}
+        self.order: list[str] = []
+        """Names shown, top to bottom (filtered and sorted)."""
+        self.cursor_row = 0
+        self.selected_name: str | None = None
+        """The node under the cursor, if any; followed when the order changes."""
+        self.model: Membership | None = None
+        self.now = 0.0
+        """The instant the rows on screen show."""
+        self._ordered_for: tuple[object, ...] = ()
+        """What the order was computed for: re-sorting is skipped while it stays the same."""
+        self._index: dict[str, int] | None = None
+        self._rows: dict[str, _Row] = {}
         self._styles: dict[str, Style] = {}
-        self.synced_scroll = 0
-        self._name_cells: dict[str, Text] = {}
-        self.shown: list[NodeView] = []
-        self.incomplete = False
-        self._marked: tuple[str, bool] = ("", False)
+        self._header: dict[tuple[int, str, bool], Strip] = {}
+        self.virtual_size = Size(TABLE_WIDTH, 1)
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(Text(label, no_wrap=True), width=width, key=key)
-        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
-
-    def _theme_changed(self, _theme: object) -> None:
-        # Cells carry their colours: forget every key so the next sync rebuilds each cell.
-        for signature in self._signatures.values():
-            signature.clear()
-
-    # State
-
-    @property
-    def selected_name(self) -> str | None:
-        """The node under the cursor, if any."""
-        if self.row_count == 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key
-        except CellDoesNotExist:
-            return None
-        return key.value
+    # Settings
 
     def set_filter(self, text: str) -> None:
         """Show only nodes whose name holds, or whose state starts with, every word."""
@@ -157,81 +169,237 @@ class NodeTable(DataTable[Text]):
 
     def next_sort(self) -> str:
         """Move to the next sort order; return its label."""
-        keys = list(SORTS)
-        self.sort_by = keys[(keys.index(self.sort_by) + 1) % len(keys)]
+        self.sort_by = SORT_ORDERS[(SORT_ORDERS.index(self.sort_by) + 1) % len(SORT_ORDERS)]
         self.reverse = False
-        return SORTS[self.sort_by].label
+        return SORT_LABELS[self.sort_by]
 
     # Update
 
-    def sync(self, views: Sequence[NodeView], senders: SenderLookup) -> None:
-        """Make the table show `views` (filtered and sorted) by adding, updating and removing."""
-        self._styles.clear()
-        selected = self.selected_name
-        words = self.filter_words
-        wanted = [v for v in views if matches(v, words)] if words else list(views)
-        wanted.sort(key=SORTS[self.sort_by].key, reverse=self.reverse)
-        self.shown = wanted
-        names = {v.name for v in wanted}
-        # Ages change every second on every row; off-screen rows get them when scrolled to.
-        top = round(self.scroll_offset.y)
-        first, last = top - 2, top + self.size.height + 2
-        self.synced_scroll = top
-        with self.app.batch_update():
-            for name in [n for n in self._signatures if n not in names]:
-                self.remove_row(name)
-                del self._signatures[name]
-                del self._name_cells[name]
-            added = 0
-            self.incomplete = False
-            for index, view in enumerate(wanted):
-                if view.name not in self._signatures:
-                    if added >= MAX_NEW_ROWS:
-                        # Thousands of new names at once: add them over several frames,
-                        # so keys are answered in between.
-                        self.incomplete = True
-                        continue
-                    added += 1
-                self._put(view, senders, visible=first <= index <= last)
-            order = [v.name for v in wanted if v.name in self._signatures]
-            if [row.key.value for row in self.ordered_rows] != order:
-                rank = {id(self._name_cells[name]): i for i, name in enumerate(order)}
-                self.sort("name", key=lambda cell: rank[id(cell)])
-            self._mark_sorted_column()
-            if selected is not None and selected in names:
-                index = self.get_row_index(selected)
-                if index != self.cursor_row:
-                    self.move_cursor(row=index, animate=False)
+    def sync(self, model: Membership, now: float) -> None:
+        """Show the model at `now`: re-sort if rows may have moved, redraw changed visible rows."""
+        self.model, self.now = model, now
+        moved_by = model.beat_version if self.sort_by in BEAT_ORDERS else 0
+        versions = (model.roster_version, moved_by)
+        key = (id(model), self.sort_by, self.reverse, self.filter_words, versions)
+        if key != self._ordered_for:
+            if key[1:3] != self._ordered_for[1:3]:
+                self.refresh()  # the header's sort arrow
+            self._ordered_for = key
+            order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
+            if order != self.order:
+                self._set_order(order)
+        self._refresh_visible()
 
-    def _mark_sorted_column(self) -> None:
-        if self._marked == (self.sort_by, self.reverse):
-            return
-        self._marked = (self.sort_by, self.reverse)
-        marked = SORT_COLUMNS[self.sort_by]
-        for key, label, _ in COLUMNS:
-            column = self.columns[ColumnKey(key)]
-            arrow = (" ↑" if self.reverse else " ↓") if key == marked else ""
-            column.label = Text(label + arrow, no_wrap=True)
+    def _set_order(self, order: list[str]) -> None:
+        selected = self.selected_name
+        was_visible = self._on_screen(self.cursor_row)
+        self.order = order
+        self._index = None
+        self.virtual_size = Size(TABLE_WIDTH, len(order) + 1)
+        row = self.index_of(selected) if selected is not None else None
+        if row is None:
+            row = min(self.cursor_row, max(0, len(order) - 1))
+        self.cursor_row = row
+        self._set_selected(order[row] if order else None)
+        if was_visible:
+            self._scroll_to_cursor()
         self.refresh()
 
-    def _put(self, view: NodeView, senders: SenderLookup, *, visible: bool) -> None:
+    def _refresh_visible(self) -> None:
+        model = self.model
+        assert model is not None
+        top = round(self.scroll_offset.y)
+        shown = self.order[top : top + self._page()]
+        rows: dict[str, _Row] = {}
+        senders = model.sender
+        for offset, name in enumerate(shown):
+            row = self._rows.get(name)
+            if name not in model:
+                if row is not None:
+                    rows[name] = row  # gone from the model: keep its last look until re-sorted
+                continue
+            view = model.view(name, self.now)
+            if row is None:
+                row = self._build(view, senders)
+                self.refresh_lines(top + offset + 1)
+            else:
+                self._update(row, view, senders, top + offset + 1)
+            rows[name] = row
+        self._rows = rows
+
+    def _build(self, view: NodeView, senders: SenderLookup) -> _Row:
         details = self._details(view.pids, senders)
         keys = self._keys(view, details)
-        old = self._signatures.get(view.name)
-        if old is None:
-            cells = [self._cell(column, view, details) for column, _, _ in COLUMNS]
-            self.add_row(*cells, key=view.name)
-            self._name_cells[view.name] = cells[NAME_INDEX]
-            self._signatures[view.name] = keys
+        cells = [
+            self._segments(self._cell(column, view, details), width) for column, _, width in COLUMNS
+        ]
+        return _Row(view, keys, cells)
+
+    def _update(self, row: _Row, view: NodeView, senders: SenderLookup, line: int) -> None:
+        details = self._details(view.pids, senders)
+        keys = self._keys(view, details)
+        row.view = view
+        if keys == row.keys:
             return
-        for column, key in keys.items():
-            if old.get(column) == key or (not visible and column in VOLATILE and column in old):
-                continue
-            cell = self._cell(column, view, details)
-            self.update_cell(view.name, column, cell)
-            old[column] = key
-            if column == "name":
-                self._name_cells[view.name] = cell
+        for index, (column, _, width) in enumerate(COLUMNS):
+            if keys[index] != row.keys[index]:
+                row.cells[index] = self._segments(self._cell(column, view, details), width)
+        row.keys = keys
+        row.strips.clear()
+        self.refresh_lines(line)
+
+    def notify_style_update(self) -> None:
+        # Colours come from the theme and from focus: every cell is drawn again.
+        super().notify_style_update()
+        self._styles.clear()
+        self._rows.clear()
+        self._header.clear()
+        self.refresh()
+
+    # Cursor
+
+    def index_of(self, name: str) -> int | None:
+        """The row of a node in the table as shown, if shown."""
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(self.order)}
+        return self._index.get(name)
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on a row (clamped) and scroll it into view."""
+        if not self.order:
+            return
+        row = max(0, min(row, len(self.order) - 1))
+        if row != self.cursor_row:
+            self.refresh_lines(self.cursor_row + 1)
+            self.refresh_lines(row + 1)
+            self.cursor_row = row
+        self._set_selected(self.order[row])
+        self._scroll_to_cursor()
+
+    def select(self, name: str) -> bool:
+        """Put the cursor on a node; return whether it is shown."""
+        row = self.index_of(name)
+        if row is not None:
+            self.move_cursor(row)
+        return row is not None
+
+    def _set_selected(self, name: str | None) -> None:
+        if name != self.selected_name:
+            self.selected_name = name
+            self.post_message(self.Highlighted(name))
+
+    def _page(self) -> int:
+        return max(1, self.size.height - 1)
+
+    def _on_screen(self, row: int) -> bool:
+        top = round(self.scroll_offset.y)
+        return top <= row < top + self._page()
+
+    def _scroll_to_cursor(self) -> None:
+        top, page = round(self.scroll_offset.y), self._page()
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, force=True)
+        elif self.cursor_row >= top + page:
+            self.scroll_to(y=self.cursor_row - page + 1, animate=False, force=True)
+
+    def action_cursor_up(self) -> None:
+        """Move up one row."""
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move down one row."""
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        """Move up one screen."""
+        self.move_cursor(self.cursor_row - self._page())
+
+    def action_page_down(self) -> None:
+        """Move down one screen."""
+        self.move_cursor(self.cursor_row + self._page())
+
+    def action_first(self) -> None:
+        """Move to the first row."""
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        """Move to the last row."""
+        self.move_cursor(len(self.order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        scroll_x, scroll_y = self.scroll_offset
+        if offset.y == 0:
+            column = column_at(offset.x + scroll_x)
+            if column is not None:
+                self.post_message(self.HeaderClicked(column))
+        elif scroll_y + offset.y - 1 < len(self.order):
+            self.move_cursor(scroll_y + offset.y - 1)
+
+    # Drawing
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = max(self.size.width, TABLE_WIDTH)
+        if y == 0:
+            strip = self._header_strip(width)
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self.order):
+                return Strip.blank(self.size.width, self.rich_style)
+            strip = self._row_strip(index, width)
+        return strip.crop_extend(scroll_x, scroll_x + self.size.width, self.rich_style)
+
+    def _row_strip(self, index: int, width: int) -> Strip:
+        name = self.order[index]
+        row = self._row(name)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        cursor = index == self.cursor_row
+        strip = row.strips.get((cursor, width))
+        if strip is None:
+            base = self.rich_style + self._style("cursor") if cursor else self.rich_style
+            segments = [segment for cell in row.cells for segment in cell]
+            line = Strip(Segment.apply_style(segments, base), TABLE_WIDTH)
+            strip = line.extend_cell_length(width, base)
+            row.strips.clear()
+            row.strips[(cursor, width)] = strip
+        return strip
+
+    def _row(self, name: str) -> _Row | None:
+        row = self._rows.get(name)
+        model = self.model
+        if row is None and model is not None and name in model:
+            # Scrolled into view since the last sync: drawn as of that sync.
+            row = self._build(model.view(name, self.now), model.sender)
+            self._rows[name] = row
+        return row
+
+    def _header_strip(self, width: int) -> Strip:
+        key = (width, self.sort_by, self.reverse)
+        strip = self._header.get(key)
+        if strip is None:
+            style = self.rich_style + self._style("header")
+            segments: list[Segment] = []
+            for column, label, column_width in COLUMNS:
+                if column == self.sort_by:
+                    label += " ↑" if self.reverse else " ↓"
+                segments += self._segments(Text(label), column_width)
+            line = Strip(Segment.apply_style(segments, style), TABLE_WIDTH)
+            strip = line.extend_cell_length(width, style)
+            self._header = {key: strip}
+        return strip
+
+    def get_cell(self, name: str, column: str) -> Text:
+        """What one cell shows now (for tests and for reading the table)."""
+        row = self._row(name)
+        if row is None:
+            raise KeyError(name)
+        assert self.model is not None
+        details = self._details(row.view.pids, self.model.sender)
+        return self._cell(column, row.view, details)
 
     # Cells
 
@@ -241,6 +409,20 @@ class NodeTable(DataTable[Text]):
             style = self.get_component_rich_style(f"node-table--{name}", partial=True)
             self._styles[name] = style
         return style
+
+    def _segments(self, text: Text, width: int) -> list[Segment]:
+        text.truncate(width, overflow="ellipsis")
+        gap = width - text.cell_len
+        if text.justify == "right":
+            text.pad_left(gap)
+        else:
+            text.pad_right(gap)
+        pad = Segment(" ")
+        if not text.spans:
+            # Text.render drops the base style of a text without spans.
+            style = text.style if isinstance(text.style, Style) else Style.parse(text.style)
+            return [pad, Segment(text.plain, style), pad]
+        return [pad, *text.render(self.app.console), pad]
 
     @staticmethod
     def _zone(v: NodeView) -> NodeState:
@@ -267,19 +449,19 @@ class NodeTable(DataTable[Text]):
                     details.append(detail)
         return tuple(details)
 
-    def _keys(self, v: NodeView, details: tuple[str, ...]) -> dict[str, object]:
-        """What each cell shows, cheaply: a cell is rebuilt only when its key changes."""
-        return {
-            "state": v.state,
-            "name": (v.name, v.is_self),
-            "age": (format_age(v.age), self._zone(v), self._filled(v)),
-            "beats": v.beats,
-            "interval": (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
-            "phi": f"{min(v.phi, 99.9):.1f}",
-            "senders": (v.pids, details, v.duplicate),
-            "first": int(v.first_seen),
-            "since": int(v.state_since),
-        }
+    def _keys(self, v: NodeView, details: tuple[str, ...]) -> list[object]:
+        """What each cell shows, cheaply, in column order: a cell is redrawn if its key changes."""
+        return [
+            v.state,
+            (v.name, v.is_self),
+            (format_age(v.age), self._zone(v), self._filled(v)),
+            v.beats,
+            (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
+            f"{min(v.phi, 99.9):.1f}",
+            (v.pids, details, v.duplicate),
+            int(v.first_seen),
+            int(v.state_since),
+        ]
 
     def _cell(self, column: str, v: NodeView, details: tuple[str, ...]) -> Text:
         dim = self._style("dim")
