@@ -102,12 +102,9 @@ async def ingest_ours(dsn: str) -> float:
     config = WorkerConfig(conninfo=dsn, channel="bench", node="bench@host")
     async with Harness(config) as h:
         await wait_until(lambda: h.worker.connected)
-        listener = h.worker._listener  # the backlog builds while we hold its lock
-        assert listener is not None
-        await listener.lock.acquire()
-        await _fill(dsn, "bench")
-        started = time.perf_counter()
-        listener.lock.release()
+        async with h.worker.reading_held():
+            await _fill(dsn, "bench")
+            started = time.perf_counter()
         await wait_until(lambda: h.model.beats_total >= INGEST_TOTAL, timeout=120)
         return INGEST_TOTAL / (time.perf_counter() - started)
 

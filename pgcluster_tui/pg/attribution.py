@@ -32,12 +32,12 @@ class SenderLookup:
         self._known.clear()
         self._wanted.clear()
 
-    def saw(self, pid: int) -> None:
-        """Note a sending pid; unseen ones are queued for a look-up."""
-        if pid in self._known or pid in self._wanted:
-            return
-        if len(self._wanted) < BATCH_SIZE * 4:
-            self._wanted[pid] = None
+    def saw(self, pid: int) -> bool:
+        """Note a sending pid; queue an unseen one for a look-up and return True."""
+        if pid in self._known or pid in self._wanted or len(self._wanted) >= BATCH_SIZE * 4:
+            return False
+        self._wanted[pid] = None
+        return True
 
     def take(self) -> list[int]:
         """Take up to one batch of pids to look up."""

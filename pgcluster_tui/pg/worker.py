@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from pgcluster_tui.core.events import (
     Connected,
@@ -44,18 +44,8 @@ NOTIFY = sql.SQL("SELECT pg_notify({}, {})").format(sql.Placeholder(), sql.Place
 LISTEN = sql.SQL("LISTEN {}")
 QUEUE_USAGE = sql.SQL("SELECT pg_notification_queue_usage()")
 QUEUE_POLL_SECONDS = 5.0
-try:  # psycopg's read step for notifications (stable since 3.1; the fallback is notifies())
-    from psycopg.errors import _WaitTimeout
-    from psycopg.generators import notifies as _read_notifies
-except ImportError:  # pragma: no cover - a future psycopg
-    _read_notifies = None  # type: ignore[assignment]
-
-    class _WaitTimeout(Exception):  # type: ignore[no-redef]
-        """Never raised."""
-
-
 READ_RAW = True
-"""Read notifications through psycopg's read step; False uses the public notifies()."""
+"""Read notifications from libpq in a socket callback; False uses psycopg's public notifies()."""
 
 COALESCE_FROM = 512
 COALESCE_SECONDS = 0.02
@@ -190,6 +180,8 @@ class ChannelWorker:
         self._sender: psycopg.AsyncConnection[Any] | None = None
         self._listener: psycopg.AsyncConnection[Any] | None = None
         self._lookup = SenderLookup()
+        self._senders_wanted = asyncio.Event()
+        self._reader: tuple[asyncio.AbstractEventLoop, int, Callable[[], None]] | None = None
         self._probe_sent: dict[str, float] = {}
         self._probe_last_ok = time.monotonic()
         self._probe_silent = False
@@ -277,8 +269,8 @@ class ChannelWorker:
                 counts[key_of(raw)] += n  # two raw payloads may decode alike
             self._pending.append(Heard(self._heard_at, counts))
             saw = self._lookup.saw
-            for pid in {pid for _, pid in counts}:
-                saw(pid)
+            if any([saw(pid) for pid in {pid for _, pid in counts}]):
+                self._senders_wanted.set()
         if self._dropped:
             self._pending.append(NotificationsDropped(self._clock(), self._dropped))
             self._dropped = 0
@@ -402,6 +394,7 @@ class ChannelWorker:
                 raise failure
 
     async def _close_connections(self, timeout: float) -> None:
+        self._drop_reader()
         for conn in (self._listener, self._sender):
             if conn is not None and not conn.closed:
                 with contextlib.suppress(Exception):
@@ -420,38 +413,42 @@ class ChannelWorker:
     async def _listen_loop(self) -> None:
         conn = self._listener
         assert conn is not None
-        if _read_notifies is not None and READ_RAW:
+        if READ_RAW:
             await self._listen_raw(conn)
         else:
             await self._listen_portable(conn)
 
     async def _listen_raw(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        # psycopg's own read step, minus decoding and a generator hop per notification:
-        # raw (channel, pid, payload) bytes are counted first and only distinct ones decoded.
-        assert _read_notifies is not None
+        # libpq read in a socket callback: no future, task step or timer per read, and raw
+        # (channel, pid, payload) bytes counted first so only distinct ones are decoded.
         encoding = conn.info.encoding
         channel = self.config.channel.encode(encoding)
         probe = self.probe_channel.encode(encoding)
         self._key_of = lambda raw: (raw[2].decode(encoding, "backslashreplace"), raw[1])
+        pgconn = conn.pgconn
+        # psycopg's handler would decode every notification again into its own backlog.
+        pgconn.notify_handler = None
+        loop = asyncio.get_running_loop()
+        broken: asyncio.Future[None] = loop.create_future()
         clock = self._clock
         ready = self._ready
-        lock = conn.lock
-        # psycopg's handler would decode every notification again into its own backlog.
-        conn.pgconn.notify_handler = None
-        while not self._stopping:
+
+        def read() -> None:
             try:
-                # Take the lock per read, as notifies() does, so others may use it in between.
-                async with lock:
-                    batch = await conn.wait(_read_notifies(conn.pgconn), timeout=STOP_POLL_SECONDS)
-            except _WaitTimeout:
-                continue
+                pgconn.consume_input()
+                if pgconn.status != pq.ConnStatus.OK:
+                    raise ConnectionLost("the listening connection was closed")
+            except (psycopg.Error, ConnectionLost) as exc:
+                self._drop_reader()
+                if not broken.done():
+                    broken.set_exception(exc)
+                return
             heard = self._heard
             room = MAX_UNREAD - len(heard) - self._flushed
-            dropped_before = self._dropped
+            kept, dropped_before = len(heard), self._dropped
             probes = []
-            kept = len(heard)
-            for raw in batch:
-                if raw[0] == channel:
+            while raw := pgconn.notifies():
+                if raw.relname == channel:
                     if not heard:
                         self._heard_at = clock()
                         ready.set()
@@ -460,12 +457,53 @@ class ChannelWorker:
                         room -= 1
                     else:
                         self._dropped += 1
-                elif raw[0] == probe:
+                elif raw.relname == probe:
                     probes.append(raw)
             self.received += len(heard) - kept + self._dropped - dropped_before
             # After the loop: a probe emits an event, which moves `heard` into the output.
             for raw in probes:
-                self._probe_returned(raw[2].decode(encoding, "backslashreplace"))
+                self._probe_returned(raw.extra.decode(encoding, "backslashreplace"))
+
+        fd = pgconn.socket
+        # The listener is ours for the session: hold its lock so nothing else runs a query on it.
+        async with conn.lock:
+            self._reader = (loop, fd, read)
+            loop.add_reader(fd, read)
+            stopped = asyncio.ensure_future(self._wake.wait())
+            either: set[asyncio.Future[Any]] = {broken, stopped}
+            try:
+                read()  # anything libpq buffered before the callback was in place
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+                self._drop_reader()
+        if broken.done():
+            broken.result()
+
+    def _drop_reader(self) -> None:
+        # Before the socket closes: its fd number may soon belong to a new connection.
+        if self._reader is not None:
+            loop, fd, _ = self._reader
+            self._reader = None
+            loop.remove_reader(fd)
+
+    @contextlib.asynccontextmanager
+    async def reading_held(self) -> AsyncIterator[None]:
+        """Stop reading notifications for the block, so a backlog builds (for measurements)."""
+        reader, conn = self._reader, self._listener
+        if reader is not None:
+            loop, fd, read = reader
+            loop.remove_reader(fd)
+            try:
+                yield
+            finally:
+                if self._reader is reader:
+                    loop.add_reader(fd, read)
+                    loop.call_soon(read)
+        else:
+            assert conn is not None, "not connected"
+            async with conn.lock:
+                yield
 
     async def _listen_portable(self, conn: psycopg.AsyncConnection[Any]) -> None:
         channel = self.config.channel
@@ -593,13 +631,16 @@ class ChannelWorker:
         assert conn is not None
         while not self._stopping:
             pids = self._lookup.take()
-            if pids:
-                with _unless_broken(conn):
-                    found = await bounded(
-                        self._lookup.fetch(conn, pids, self._clock()),
-                        self.config.connect_timeout,
-                        "pg_stat_activity",
-                    )
-                    for sender in found:
-                        self._emit(sender)
-            await self._wait_for(asyncio.Event(), 0.25)
+            if not pids:
+                self._senders_wanted.clear()
+                await self._wait_for(self._senders_wanted, None)
+                continue
+            with _unless_broken(conn):
+                found = await bounded(
+                    self._lookup.fetch(conn, pids, self._clock()),
+                    self.config.connect_timeout,
+                    "pg_stat_activity",
+                )
+                for sender in found:
+                    self._emit(sender)
+            await self._wait_for(asyncio.Event(), 0.25)  # at most 4 look-ups a second

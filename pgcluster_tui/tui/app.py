@@ -8,7 +8,7 @@ import csv
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +29,7 @@ from pgcluster_tui.core.events import (
     ListenerHealthy,
     ListenerSilent,
     NodeState,
+    Notification,
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
@@ -40,7 +41,7 @@ from pgcluster_tui.core.protocol import ProtocolError
 from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.headless import node_json
 from pgcluster_tui.pg.errors import WorkerError
-from pgcluster_tui.pg.worker import ChannelWorker
+from pgcluster_tui.pg.worker import ChannelWorker, Fact
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.messages import ChannelClosed, FactsArrived
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
@@ -50,8 +51,8 @@ from pgcluster_tui.tui.widgets.node_table import SORT_LABELS, NodeTable
 from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Link, Status, StatusLine
 from pgcluster_tui.wiring import new_model, worker_config
 
-REFRESH_SECONDS = 0.1
-"""How often a pending table and status refresh is drawn: coalesces floods to 10 frames/s."""
+FRAME_SECONDS = 0.1
+"""The least time between two frames that facts asked for: floods draw at most 10 frames/s."""
 
 STATUS_ONLY = (ProbeMeasured, QueueUsageMeasured, HeartbeatSent, RetryScheduled)
 """Events that change only the status line, not the table."""
@@ -151,6 +152,7 @@ class PgClusterApp(App[int]):
         self.paused = False
         self._dirty = True
         self._status_dirty = False
+        self._frame_pending = False
         self._drawn_at = 0.0
         self._draw_seconds = 0.0
         self.frames = 0
@@ -173,7 +175,6 @@ class PgClusterApp(App[int]):
             self.set_keymap(self.settings.keys)
         self.table.focus()
         self.set_interval(1.0, self.tick, name="ages")
-        self.set_interval(REFRESH_SECONDS, self._refresh_pending, name="refresh")
         self.start_channel()
         if self.demo is not None:
             self.demo.start()
@@ -188,27 +189,38 @@ class PgClusterApp(App[int]):
         worker = self.channel_worker
         worker.start()
         error: str | None = None
-        try:
-            async for batch in worker.batches():
-                self.post_message(FactsArrived(batch))
-        except Exception as exc:  # the dashboard must say why data stopped, not die
-            error = f"{type(exc).__name__}: {exc}"
+        batches = worker.batches()
+        while True:
+            try:
+                batch = await anext(batches)
+            except StopAsyncIteration:
+                break
+            except Exception as exc:  # the dashboard must say why data stopped, not die
+                error = f"{type(exc).__name__}: {exc}"
+                break
+            # Applied here, on the app's loop, not posted: a message per batch of plain
+            # heartbeats would cost more than applying it.
+            self.apply(batch)
         self.post_message(ChannelClosed(error))
 
     # Facts from the worker
 
     def on_facts_arrived(self, message: FactsArrived) -> None:
+        self.apply(message.facts)
+
+    def apply(self, facts: Sequence[Fact | Notification]) -> None:
+        """Apply facts to the model, the link state and the log; ask for a frame if needed."""
         # The core applies the batch to the model; the app keeps its link state and the log.
-        events = ingest(self.model, message.facts)
+        events = ingest(self.model, facts)
         if self._torn_down():
             return
         self.events_log.add([event for event in events if self._follow(event)])
         # Plain beats change counts and ages only: the 1 Hz tick draws those. Anything that
         # happened (a join, a state change, a connection fact) is drawn within a frame.
         if any(not isinstance(event, STATUS_ONLY) for event in events):
-            self._dirty = True
+            self._want_frame()
         elif events:
-            self._status_dirty = True
+            self._want_frame(status_only=True)
 
     def _follow(self, fact: Event) -> bool:
         """Update the link state from an event; return whether the log shows it."""
@@ -264,7 +276,7 @@ class PgClusterApp(App[int]):
             self.events_log.note(self.clock(), f"the channel worker failed: {message.error}")
         else:
             self.link.phase = "stopped"
-        self._dirty = True
+        self._want_frame()
 
     # Drawing
 
@@ -280,12 +292,27 @@ class PgClusterApp(App[int]):
         # On exit Textual removes the widgets while timers and messages still arrive.
         return not (self.table.is_attached and self.events_log.is_attached)
 
+    def _want_frame(self, *, status_only: bool = False) -> None:
+        """Ask for a frame soon: at once if none was drawn lately, else when one is due."""
+        if status_only:
+            self._status_dirty = True
+        else:
+            self._dirty = True
+        if not self._frame_pending:
+            self._frame_pending = True
+            # Under load a redraw can take a while: keep at most a fifth of the time for drawing.
+            due = self._drawn_at + max(FRAME_SECONDS, 5 * self._draw_seconds)
+            delay = due - time.monotonic()
+            if delay > 0:
+                self.set_timer(delay, self._refresh_pending, name="frame")
+            else:
+                self.call_later(self._refresh_pending)
+
     def _refresh_pending(self) -> None:
+        self._frame_pending = False
         if self._torn_down():
             return
-        # Under load a redraw can take a while: keep at most a fifth of the time for drawing.
-        rested = time.monotonic() - self._drawn_at >= 4 * self._draw_seconds
-        if self._dirty and rested:
+        if self._dirty:
             self._redraw()
         elif self._status_dirty:
             self._show_status(self.clock())
@@ -406,7 +433,7 @@ class PgClusterApp(App[int]):
         worker.set_heartbeat(not worker.heartbeat)
         mode = "heartbeating every" if worker.heartbeat else "observing; was heartbeating every"
         self.events_log.note(self.clock(), f"{mode} {self.settings.interval:g}s")
-        self._dirty = True
+        self._want_frame()
 
     def action_filter(self) -> None:
         """Show the filter field and focus it."""

@@ -1,4 +1,4 @@
-"""Messages the channel worker posts to the app: past-tense facts, one per batch."""
+"""Messages to the app: facts from elsewhere (a replay), and the end of the channel."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pgcluster_tui.pg.worker import Fact
 
 
 class FactsArrived(Message):
-    """The worker delivered a batch of notifications and events, in arrival order."""
+    """A batch of notifications and events arrived, in order (the live worker applies directly)."""
 
     def __init__(self, facts: Sequence[Fact | Notification]) -> None:
         super().__init__()

@@ -59,6 +59,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
 TABLE_WIDTH = sum(width + 2 for _, _, width in COLUMNS)
+_PAD = Segment(" ")
 
 SenderLookup = Callable[[int], SenderAttributed | None]
 
@@ -88,6 +89,14 @@ def column_at(x: int) -> str | None:
         if x < right:
             return key
     return None
+
+
+def _line(segments: list[Segment], style: Style, width: int) -> Strip:
+    """One Strip of `width` cells: the table's segments on `style`, padded to the right."""
+    line = list(Segment.simplify(Segment.apply_style(segments, style)))
+    if width > TABLE_WIDTH:
+        line.append(Segment(" " * (width - TABLE_WIDTH), style))
+    return Strip(line, width)
 
 
 @dataclass(slots=True)
@@ -212,6 +221,7 @@ class NodeTable(ScrollView, can_focus=True):
         shown = self.order[top : top + self._page()]
         rows: dict[str, _Row] = {}
         senders = model.sender
+        changed: list[int] = []
         for offset, name in enumerate(shown):
             row = self._rows.get(name)
             if name not in model:
@@ -221,11 +231,14 @@ class NodeTable(ScrollView, can_focus=True):
             view = model.view(name, self.now)
             if row is None:
                 row = self._build(view, senders)
-                self.refresh_lines(top + offset + 1)
-            else:
-                self._update(row, view, senders, top + offset + 1)
+                changed.append(offset)
+            elif self._update(row, view, senders):
+                changed.append(offset)
             rows[name] = row
         self._rows = rows
+        if changed:
+            # One region for the span: cheaper for the compositor than a region per line.
+            self.refresh_lines(top + changed[0] + 1, changed[-1] - changed[0] + 1)
 
     def _build(self, view: NodeView, senders: SenderLookup) -> _Row:
         details = self._details(view.pids, senders)
@@ -235,18 +248,19 @@ class NodeTable(ScrollView, can_focus=True):
         ]
         return _Row(view, keys, cells)
 
-    def _update(self, row: _Row, view: NodeView, senders: SenderLookup, line: int) -> None:
+    def _update(self, row: _Row, view: NodeView, senders: SenderLookup) -> bool:
+        """Redraw the cells whose key changed; return whether any did."""
         details = self._details(view.pids, senders)
         keys = self._keys(view, details)
         row.view = view
         if keys == row.keys:
-            return
+            return False
         for index, (column, _, width) in enumerate(COLUMNS):
             if keys[index] != row.keys[index]:
                 row.cells[index] = self._segments(self._cell(column, view, details), width)
         row.keys = keys
         row.strips.clear()
-        self.refresh_lines(line)
+        return True
 
     def notify_style_update(self) -> None:
         # Colours come from the theme and from focus: every cell is drawn again.
@@ -342,28 +356,36 @@ class NodeTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width = max(self.size.width, TABLE_WIDTH)
+        shown = self.size.width
+        width = max(shown, TABLE_WIDTH)
         if y == 0:
             strip = self._header_strip(width)
         else:
             index = scroll_y + y - 1
             if index >= len(self.order):
-                return Strip.blank(self.size.width, self.rich_style)
+                return Strip.blank(shown, self._base())
             strip = self._row_strip(index, width)
-        return strip.crop_extend(scroll_x, scroll_x + self.size.width, self.rich_style)
+        if scroll_x == 0 and width == shown:
+            return strip
+        return strip.crop_extend(scroll_x, scroll_x + shown, self._base())
+
+    def _base(self) -> Style:
+        # The widget's own colours, which DOMNode.rich_style computes anew on every call.
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
 
     def _row_strip(self, index: int, width: int) -> Strip:
         name = self.order[index]
         row = self._row(name)
         if row is None:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base())
         cursor = index == self.cursor_row
         strip = row.strips.get((cursor, width))
         if strip is None:
-            base = self.rich_style + self._style("cursor") if cursor else self.rich_style
-            segments = [segment for cell in row.cells for segment in cell]
-            line = Strip(Segment.apply_style(segments, base), TABLE_WIDTH)
-            strip = line.extend_cell_length(width, base)
+            base = self._base() + self._style("cursor") if cursor else self._base()
+            strip = _line([segment for cell in row.cells for segment in cell], base, width)
             row.strips.clear()
             row.strips[(cursor, width)] = strip
         return strip
@@ -381,14 +403,13 @@ class NodeTable(ScrollView, can_focus=True):
         key = (width, self.sort_by, self.reverse)
         strip = self._header.get(key)
         if strip is None:
-            style = self.rich_style + self._style("header")
+            style = self._base() + self._style("header")
             segments: list[Segment] = []
             for column, label, column_width in COLUMNS:
                 if column == self.sort_by:
                     label += " ↑" if self.reverse else " ↓"
                 segments += self._segments(Text(label), column_width)
-            line = Strip(Segment.apply_style(segments, style), TABLE_WIDTH)
-            strip = line.extend_cell_length(width, style)
+            strip = _line(segments, style, width)
             self._header = {key: strip}
         return strip
 
@@ -417,12 +438,11 @@ class NodeTable(ScrollView, can_focus=True):
             text.pad_left(gap)
         else:
             text.pad_right(gap)
-        pad = Segment(" ")
         if not text.spans:
             # Text.render drops the base style of a text without spans.
             style = text.style if isinstance(text.style, Style) else Style.parse(text.style)
-            return [pad, Segment(text.plain, style), pad]
-        return [pad, *text.render(self.app.console), pad]
+            return [_PAD, Segment(text.plain, style), _PAD]
+        return [_PAD, *text.render(self.app.console), _PAD]
 
     @staticmethod
     def _zone(v: NodeView) -> NodeState:
