@@ -55,7 +55,7 @@ MAX_UNREAD = 200_000
 """Notifications kept for a consumer that does not keep up; beyond it they are counted, dropped."""
 STOP_POLL_SECONDS = 0.25
 STABLE_SESSION_SECONDS = 10.0
-"""A session that lasted this long resets the reconnect backoff."""
+"""A session shorter than this died young: young deaths in a row lengthen the backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +304,7 @@ class ChannelWorker:
     # Sessions
 
     async def _supervise(self) -> None:
-        attempt = 0
+        attempt = young = 0
         target = describe_target(self.config.conninfo)
         while not self._stopping:
             attempt += 1
@@ -319,10 +319,12 @@ class ChannelWorker:
                 reason = self._redact.one_line(exc)
             except Exception as exc:  # a bug must not end the worker silently
                 reason = f"internal error: {type(exc).__name__}: {self._redact.one_line(exc)}"
-            # Only a session that lasted resets the backoff: one that keeps dying young
-            # must not reconnect (and heartbeat) several times a second.
-            if opened is not None and time.monotonic() - opened >= STABLE_SESSION_SECONDS:
-                attempt = 0
+            if opened is not None:
+                # After a session, the backoff starts from how many in a row died young: a
+                # restart is followed at once, a server that keeps dropping us is not hammered.
+                lasted = time.monotonic() - opened
+                young = 0 if lasted >= STABLE_SESSION_SECONDS else young + 1
+                attempt = young
             was_connected = self.connected
             self.connected = False
             self.next_beat_at = None

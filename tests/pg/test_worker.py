@@ -27,9 +27,11 @@ from pgcluster_tui.core.events import (
 from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import JUNK_PREVIEW_CHARS, Membership
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement
+from pgcluster_tui.pg import worker as worker_module
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.pg.worker import ChannelWorker, send_once
 from tests.pg.collector import Collector, RawListener, config, raw_connection
+from tests.waiting import wait_until
 
 NODE = "pgcluster_tui@test"
 
@@ -338,6 +340,28 @@ async def test_reconnects_after_its_backend_is_terminated(
     assert reason
     assert "\n" not in reason
     assert c.heard(NODE, second.sender_pid)
+
+
+async def test_the_backoff_grows_with_young_deaths_and_resets_after_a_stable_session(
+    dsn: str, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "STABLE_SESSION_SECONDS", 3.0)
+    worker = ChannelWorker(config(dsn, channel, reconnect_max=30.0))
+    async with Collector(worker) as c, await raw_connection(dsn) as admin:
+        for deaths in range(1, 4):
+            connected = await c.connected(deaths)
+            await terminate(admin, connected.listener_pid)
+            await c.wait_for(RetryScheduled, count=deaths)
+        connected = await c.connected(4)
+        # A session that lasts is stable again: the next loss is followed almost at once.
+        await wait_until(lambda: time.time() - connected.at > 3.2, what="a stable session")
+        await terminate(admin, connected.listener_pid)
+        await c.wait_for(RetryScheduled, count=4)
+    delays = [r.delay for r in c.of(RetryScheduled)]
+    # Young deaths in a row: 0.5 s, 1 s, 2 s, each within the jitter of 20 %.
+    for delay, base in zip(delays, (0.5, 1.0, 2.0), strict=False):
+        assert 0.8 * base - 0.01 <= delay <= 1.2 * base + 0.01, delays
+    assert delays[3] == 0.2, delays
 
 
 def test_worker_refuses_a_channel_or_node_the_protocol_cannot_carry() -> None:
