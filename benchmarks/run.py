@@ -44,6 +44,8 @@ LOAD_SECONDS = 20.0
 SCALE_NODES = 10_000
 IDLE_NODES = 100
 IDLE_SECONDS = 60.0
+IDLE_SETTLE = 15.0
+"""Seconds after the first frame before idle is measured: every node heard twice, so alive."""
 TARGETS = {
     "ingest_ratio": (">=", 0.8),
     "ui_p99_ms": ("<", 250),
@@ -347,25 +349,39 @@ with psycopg.connect(dsn, autocommit=True) as conn:
 
 
 def idle(dsn: str) -> dict[str, float]:
-    """100 nodes beating every 5 s: the dashboard's CPU use over 60 s."""
+    """100 nodes beating every 5 s: the dashboard's CPU use over 60 s of steady beating."""
     command = str(Path(sys.executable).parent / "pgcluster-tui")
     sender = subprocess.Popen(
-        [sys.executable, "-c", IDLE_SENDER, dsn, str(IDLE_NODES), str(IDLE_SECONDS + 15)]
+        [
+            sys.executable,
+            "-c",
+            IDLE_SENDER,
+            dsn,
+            str(IDLE_NODES),
+            str(IDLE_SETTLE + IDLE_SECONDS + 5),
+        ]
     )
     try:
         terminal = Terminal([command, "--dsn", dsn, "--channel", "idle"])
         deadline = time.monotonic() + 30
         while terminal.first_frame is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(8)  # every node heard at least once before measuring
-        cpu_before, started = terminal.cpu_seconds(), time.monotonic()
+        # Every node joins (first beat) and turns alive (second beat) in the first 10 s: that
+        # burst of events is measured on its own; idle is the steady beating after it.
+        time.sleep(IDLE_SETTLE)
+        settle_cpu, started = terminal.cpu_seconds(), time.monotonic()
+        settle_seconds = started - terminal.started
+        cpu_before = settle_cpu
         time.sleep(IDLE_SECONDS)
         cpu = terminal.cpu_seconds() - cpu_before
         elapsed = time.monotonic() - started
         terminal.quit()
     finally:
         sender.kill()
-    return {"idle_cpu_pct": round(100 * cpu / elapsed, 2)}
+    return {
+        "idle_cpu_pct": round(100 * cpu / elapsed, 2),
+        "settle_cpu_pct": round(100 * settle_cpu / settle_seconds, 1),
+    }
 
 
 def machine() -> str:
@@ -425,7 +441,10 @@ def write_report(figures: dict[str, Any]) -> None:
         f"{SCALE_NODES:,} nodes: one age refresh costs {figures['tick_ms_10k']} ms of CPU (only visible",
         f"rows are repainted); resident memory {figures['rss_mb_10k']} MB. {IDLE_NODES} nodes beating",
         f"every 5 s: the dashboard in a 120x36 terminal used {figures['idle_cpu_pct']} % of a core over",
-        f"{IDLE_SECONDS:g} s. From the command to the first frame on the embedded default:",
+        f"{IDLE_SECONDS:g} s of steady beating, measured from {IDLE_SETTLE:g} s after its first frame, once",
+        "every node has been heard twice. Before that, start-up, 100 joins and 100 new-to-alive",
+        f"transitions took {figures['settle_cpu_pct']} % of a core on average (not a target; shown so",
+        "the exclusion hides nothing). From the command to the first frame on the embedded default:",
         f"{figures['startup_s']} s (median of 3, including initdb).",
         "",
     ]
@@ -457,7 +476,7 @@ def main() -> None:
         figures.update(scale(server.dsn))
         print("scale", {k: figures[k] for k in ("tick_ms_10k", "rss_mb_10k")}, flush=True)
         figures.update(idle(server.dsn))
-        print("idle", figures["idle_cpu_pct"], flush=True)
+        print("idle", figures["idle_cpu_pct"], "settle", figures["settle_cpu_pct"], flush=True)
     figures.update(startup())
     print("startup", figures["startup_s"], flush=True)
     figures["total_s"] = round(time.monotonic() - started, 1)

@@ -312,18 +312,20 @@ class PgClusterApp(App[int]):
         self._frame_pending = False
         if self._torn_down():
             return
+        self.events_log.flush()
         if self._dirty:
-            self._redraw()
+            self._redraw(ages=False)
         elif self._status_dirty:
             self._show_status(self.clock())
 
-    def _redraw(self, now: float | None = None, *, force: bool = False) -> None:
+    def _redraw(self, now: float | None = None, *, force: bool = False, ages: bool = True) -> None:
         started = time.monotonic()
         now = self.clock() if now is None else now
         self._dirty = False
+        self.events_log.flush()
         table = self.table
         if force or not self.paused:
-            table.sync(self.model, now)
+            table.sync(self.model, now, ages=ages)
         self._show_status(now)
         self._refresh_abilities()
         self._drawn_at = time.monotonic()

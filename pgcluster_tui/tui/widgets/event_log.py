@@ -122,6 +122,7 @@ class EventLog(RichLog):
         self.capacity = size
         self.paused = False
         self._held: deque[Text] = deque(maxlen=size)
+        self._pending: deque[Text] = deque(maxlen=size)
 
     def line(self, event: Event) -> Text | None:
         """Render one event as a log line, or None if the log does not show it."""
@@ -136,7 +137,7 @@ class EventLog(RichLog):
         return text
 
     def note(self, at: float, message: str) -> None:
-        """Log a line of our own (an action the user took)."""
+        """Log a line of our own (an action the user took); shown at the next flush."""
         text = Text()
         text.append(clock_time(at), style=self._style("time"))
         text.append(" ")
@@ -144,7 +145,7 @@ class EventLog(RichLog):
         self._write([text])
 
     def add(self, events: Sequence[Event]) -> None:
-        """Log the events the log shows; a burst is cut to its last lines and a count."""
+        """Log the events the log shows (at the next flush); a burst is cut to its last lines."""
         keep = min(self.capacity, BURST_LINES)
         lines: list[Text] = []
         index = len(events)
@@ -170,29 +171,33 @@ class EventLog(RichLog):
         """Pause (hold new lines back) or resume (write what was held)."""
         self.paused = paused
         if not paused and self._held:
-            held = list(self._held)
+            self._pending.extend(self._held)
             self._held.clear()
-            self._write(held)
+            self.flush()
 
     def clear(self) -> EventLog:
-        """Remove every line, held ones too."""
+        """Remove every line, held and pending ones too."""
         self._held.clear()
+        self._pending.clear()
         super().clear()
         return self
 
     def _write(self, lines: list[Text]) -> None:
-        if not lines:
+        (self._held if self.paused else self._pending).extend(lines)
+
+    def flush(self) -> None:
+        """Write the lines added since the last frame: one repaint for all of them."""
+        if not self._pending:
             return
-        if self.paused:
-            self._held.extend(lines)
-            return
+        lines = list(self._pending)
+        self._pending.clear()
         follow = self.is_vertical_scroll_end
         # Wrap at our own width: left alone, RichLog measures against the console's width.
         width = self.scrollable_content_region.width or None
         for text in lines:
             self.write(text, width=width, scroll_end=False)
         if follow:
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _style(self, kind: str) -> Style:
         return self.get_component_rich_style(f"event-log--{kind}", partial=True)

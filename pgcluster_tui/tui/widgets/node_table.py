@@ -60,6 +60,8 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
 TABLE_WIDTH = sum(width + 2 for _, _, width in COLUMNS)
 _PAD = Segment(" ")
+_STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi"))
+"""Columns that change only when something happens (not merely as time passes)."""
 
 SenderLookup = Callable[[int], SenderAttributed | None]
 
@@ -184,8 +186,12 @@ class NodeTable(ScrollView, can_focus=True):
 
     # Update
 
-    def sync(self, model: Membership, now: float) -> None:
-        """Show the model at `now`: re-sort if rows may have moved, redraw changed visible rows."""
+    def sync(self, model: Membership, now: float, *, ages: bool = True) -> None:
+        """Show the model at `now`: re-sort if rows may have moved, redraw changed visible rows.
+
+        With `ages` False, rows whose only change is their age (every row, every instant) wait
+        for the next call with `ages`: the 1 Hz tick.
+        """
         self.model, self.now = model, now
         moved_by = model.beat_version if self.sort_by in BEAT_ORDERS else 0
         versions = (model.roster_version, moved_by)
@@ -197,7 +203,7 @@ class NodeTable(ScrollView, can_focus=True):
             order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
             if order != self.order:
                 self._set_order(order)
-        self._refresh_visible()
+        self._refresh_visible(ages)
 
     def _set_order(self, order: list[str]) -> None:
         selected = self.selected_name
@@ -214,7 +220,7 @@ class NodeTable(ScrollView, can_focus=True):
             self._scroll_to_cursor()
         self.refresh()
 
-    def _refresh_visible(self) -> None:
+    def _refresh_visible(self, ages: bool) -> None:
         model = self.model
         assert model is not None
         top = round(self.scroll_offset.y)
@@ -232,7 +238,7 @@ class NodeTable(ScrollView, can_focus=True):
             if row is None:
                 row = self._build(view, senders)
                 changed.append(offset)
-            elif self._update(row, view, senders):
+            elif self._update(row, view, senders, ages):
                 changed.append(offset)
             rows[name] = row
         self._rows = rows
@@ -248,13 +254,15 @@ class NodeTable(ScrollView, can_focus=True):
         ]
         return _Row(view, keys, cells)
 
-    def _update(self, row: _Row, view: NodeView, senders: SenderLookup) -> bool:
+    def _update(self, row: _Row, view: NodeView, senders: SenderLookup, ages: bool) -> bool:
         """Redraw the cells whose key changed; return whether any did."""
         details = self._details(view.pids, senders)
         keys = self._keys(view, details)
-        row.view = view
         if keys == row.keys:
             return False
+        if not ages and all(keys[i] == row.keys[i] for i in _STEADY):
+            return False
+        row.view = view
         for index, (column, _, width) in enumerate(COLUMNS):
             if keys[index] != row.keys[index]:
                 row.cells[index] = self._segments(self._cell(column, view, details), width)
