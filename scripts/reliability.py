@@ -450,8 +450,9 @@ ABOUT = {
     "forced_disconnects": (
         "50 `pg_terminate_backend` calls, alternating our listening and sending sessions, while"
         " six peers beat every 0.2 s. Time to LISTEN again is from the terminate call to"
-        " `Connected`; it grows with the backoff, because only a session that lasted 10 s resets"
-        " it (a server that kills us every half second is a flapping server)."
+        " `Connected`. Each kill comes within seconds of the last, so each session died young and"
+        " the backoff grows with the run of young deaths (0.5 s, 1 s, 2 s, ... up to"
+        " `reconnect_max`): a server that keeps dropping us is not hammered."
     ),
     "server_restarts": (
         "The server stopped for 3.5 s (longer than the 3 s stale threshold) and started again,"
