@@ -350,9 +350,9 @@ class Membership:
                 self._move(node, target, now)
                 events.append(NodeStateChanged(now, name, previous, target, age))
             node.due = math.inf
-            factor = _NEXT_FACTOR[node.state](t)
-            if factor is not None:
-                node.due = node.age_from + factor * interval
+            threshold = _NEXT_THRESHOLD.get(node.state)
+            if threshold is not None:
+                node.due = node.age_from + getattr(t, threshold) * interval
                 later.append((node.due, name))
         for entry in later:
             heapq.heappush(due, entry)
@@ -469,9 +469,7 @@ class Membership:
 
     def views(self, now: float) -> list[NodeView]:
         """Snapshot every node, worst state first, then by name."""
-        views = [self.view(name, now) for name in self._nodes]
-        views.sort(key=lambda v: (-v.state.severity, v.name))
-        return views
+        return [self.view(name, now) for name in self.ordered("state")]
 
     def counts(self) -> Counter[NodeState]:
         """How many nodes are in each state."""
@@ -512,14 +510,13 @@ class Membership:
         return factor * self._interval(node)
 
 
-_NEXT_FACTOR: dict[NodeState, Callable[[Thresholds], float | None]] = {
-    NodeState.NEW: lambda t: t.late,
-    NodeState.ALIVE: lambda t: t.late,
-    NodeState.LATE: lambda t: t.suspect,
-    NodeState.SUSPECT: lambda t: t.stale,
-    NodeState.STALE: lambda t: None,
+_NEXT_THRESHOLD = {
+    NodeState.NEW: "late",
+    NodeState.ALIVE: "late",
+    NodeState.LATE: "suspect",
+    NodeState.SUSPECT: "stale",
 }
-"""The threshold factor of the next worse state."""
+"""The Thresholds field a silent node crosses next, by its state (stale is the last)."""
 
 
 def _matches(node: _Node, words: Sequence[str]) -> bool:

@@ -269,7 +269,8 @@ class ChannelWorker:
                 counts[key_of(raw)] += n  # two raw payloads may decode alike
             self._pending.append(Heard(self._heard_at, counts))
             saw = self._lookup.saw
-            if any([saw(pid) for pid in {pid for _, pid in counts}]):
+            new_pids = [pid for pid in {pid for _, pid in counts} if saw(pid)]
+            if new_pids:
                 self._senders_wanted.set()
         if self._dropped:
             self._pending.append(NotificationsDropped(self._clock(), self._dropped))
@@ -432,6 +433,7 @@ class ChannelWorker:
         pgconn.notify_handler = None
         loop = asyncio.get_running_loop()
         broken: asyncio.Future[None] = loop.create_future()
+        fd = pgconn.socket
         clock = self._clock
         ready = self._ready
 
@@ -466,7 +468,6 @@ class ChannelWorker:
             for raw in probes:
                 self._probe_returned(raw.extra.decode(encoding, "backslashreplace"))
 
-        fd = pgconn.socket
         # The listener is ours for the session: hold its lock so nothing else runs a query on it.
         async with conn.lock:
             self._reader = (loop, fd, read)

@@ -312,10 +312,10 @@ class PgClusterApp(App[int]):
         self._frame_pending = False
         if self._torn_down():
             return
-        self.events_log.flush()
         if self._dirty:
             self._redraw(ages=False)
         elif self._status_dirty:
+            self.events_log.flush()
             self._show_status(self.clock())
 
     def _redraw(self, now: float | None = None, *, force: bool = False, ages: bool = True) -> None:

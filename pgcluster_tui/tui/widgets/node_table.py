@@ -195,9 +195,9 @@ class NodeTable(ScrollView, can_focus=True):
         self.model, self.now = model, now
         moved_by = model.beat_version if self.sort_by in BEAT_ORDERS else 0
         versions = (model.roster_version, moved_by)
-        key = (id(model), self.sort_by, self.reverse, self.filter_words, versions)
+        key = (self.sort_by, self.reverse, self.filter_words, versions)
         if key != self._ordered_for:
-            if key[1:3] != self._ordered_for[1:3]:
+            if key[:2] != self._ordered_for[:2]:
                 self.refresh()  # the header's sort arrow
             self._ordered_for = key
             order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
@@ -247,12 +247,9 @@ class NodeTable(ScrollView, can_focus=True):
             self.refresh_lines(top + changed[0] + 1, changed[-1] - changed[0] + 1)
 
     def _build(self, view: NodeView, senders: SenderLookup) -> _Row:
-        details = self._details(view.pids, senders)
-        keys = self._keys(view, details)
-        cells = [
-            self._segments(self._cell(column, view, details), width) for column, _, width in COLUMNS
-        ]
-        return _Row(view, keys, cells)
+        row = _Row(view, [None] * len(COLUMNS), [[] for _ in COLUMNS])
+        self._update(row, view, senders, ages=True)
+        return row
 
     def _update(self, row: _Row, view: NodeView, senders: SenderLookup, ages: bool) -> bool:
         """Redraw the cells whose key changed; return whether any did."""
