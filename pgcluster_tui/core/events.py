@@ -190,11 +190,16 @@ class Disconnected(Event):
 
 @dataclass(frozen=True, slots=True)
 class RetryScheduled(Event):
-    """The next connection attempt is due in `delay` seconds."""
+    """The next connection attempt (number `attempt`) is due in `delay` seconds."""
 
     kind: ClassVar[str] = "retry_scheduled"
     delay: float
     attempt: int
+
+    @property
+    def retry_at(self) -> float:
+        """When the next attempt starts, in epoch seconds."""
+        return self.at + self.delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +209,16 @@ class HeartbeatSent(Event):
     kind: ClassVar[str] = "heartbeat_sent"
     node: str
     manual: bool
+    next_at: float | None = None
+    """When the next periodic beat is due (None: not heartbeating)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatToggled(Event):
+    """We started (a full peer) or stopped (an observer) sending our name every interval."""
+
+    kind: ClassVar[str] = "heartbeat_toggled"
+    on: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +275,59 @@ class SenderAttributed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class BackendsChecked(Event):
+    """Which of the backend pids asked about are still live sessions on the server."""
+
+    kind: ClassVar[str] = "backends_checked"
+    alive: tuple[int, ...]
+    gone: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SenderChurning(Event):
+    """A node's sender opens a new session for (almost) every beat: one fact, not a restart each."""
+
+    kind: ClassVar[str] = "sender_churning"
+    node: str
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class NameClaimedByOther(Event):
+    """Another backend sends our own node name: two processes now claim it."""
+
+    kind: ClassVar[str] = "name_claimed_by_other"
+    node: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class NamingMismatch(Event):
+    """The nodes heard use short names (`app@host`) while ours is long, or the reverse."""
+
+    kind: ClassVar[str] = "naming_mismatch"
+    node: str
+    ours: str
+
+
+@dataclass(frozen=True, slots=True)
+class StallDetected(Event):
+    """Our own process did not run for a while (stopped, paused VM): treated as an outage."""
+
+    kind: ClassVar[str] = "stall_detected"
+    stalled_for: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodesNotTracked(Event):
+    """New names heard while at max_nodes with no node that may be evicted; counted, not kept."""
+
+    kind: ClassVar[str] = "nodes_not_tracked"
+    count: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationsDropped(Event):
     """Notifications the worker read but dropped because nobody consumed them in time."""
 
@@ -301,6 +369,9 @@ class Heard:
         ]
 
 
+Fact = Heard | Notification | Event
+"""What a fact source reports: notifications heard on the cluster channel, or an event."""
+
 MEMBERSHIP_EVENTS: tuple[type[Event], ...] = (
     NodeJoined,
     NodeStateChanged,
@@ -312,4 +383,8 @@ MEMBERSHIP_EVENTS: tuple[type[Event], ...] = (
     NodeEvicted,
     JunkReceived,
     JunkSuppressed,
+    SenderChurning,
+    NameClaimedByOther,
+    NamingMismatch,
+    NodesNotTracked,
 )

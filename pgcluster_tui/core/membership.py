@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pgcluster_tui.core.events import (
+    BackendsChecked,
     DuplicateNameCleared,
     DuplicateNameDetected,
     Event,
@@ -132,6 +133,7 @@ class Membership:
         self._senders: OrderedDict[int, SenderAttributed] = OrderedDict()
         self._verdicts: dict[str, object] = {}
         self._frozen_at: float | None = None
+        self._own_sender: int | None = None
         self._grace_until = -math.inf
         self._junk_window = -math.inf
         self._junk_in_window = 0
@@ -308,6 +310,18 @@ class Membership:
         self._senders.move_to_end(sender.pid)
         if len(self._senders) > _SENDER_CACHE:
             self._senders.popitem(last=False)
+
+    def own_sender(self, pid: int | None) -> None:
+        """The backend pid that sends our own beats (None while disconnected)."""
+        self._own_sender = pid
+
+    def take_backend_checks(self) -> list[int]:
+        """Backend pids whose liveness the model needs to know, each asked once."""
+        return []
+
+    def backends_checked(self, fact: BackendsChecked) -> list[Event]:
+        """Apply the server's answer on which backends are still live sessions."""
+        return []
 
     def sender(self, pid: int) -> SenderAttributed | None:
         """Return what is known of the backend with this pid."""
