@@ -60,10 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.add_argument("--json", action="store_true", help="a JSON array of nodes")
     nodes.add_argument("--wait", type=float, metavar="S", help="listen S s (1.5 intervals)")
 
-    check = sub.add_parser("check", help="exit 0 if at least N nodes are alive, else 1")
-    check.add_argument("--expect", type=int, required=True, metavar="N")
+    check = sub.add_parser(
+        "check",
+        help="exit 0 if at least N established nodes are alive, else 1",
+        description="Listen a while, then count the nodes heard at least twice from a sender "
+        "that is still connected and alive (and, with --max-age, heard recently enough). "
+        "Exit codes: 0 enough, 1 not enough, 2 error.",
+    )
+    check.add_argument(
+        "--expect", type=int, required=True, metavar="N", help="how many nodes must count"
+    )
     check.add_argument("--max-age", type=float, metavar="S", help="alive means heard within S s")
-    check.add_argument("--wait", type=float, metavar="S", help="listen S s (1.5 intervals)")
+    check.add_argument("--wait", type=float, metavar="S", help="listen S s (2.2 intervals)")
+    check.add_argument("--json", action="store_true", help="one JSON object with every verdict")
 
     announce = sub.add_parser("announce", help="send one heartbeat (ours or NAME) and exit")
     announce.add_argument("name", nargs="?", help="a node name to announce instead of ours")
@@ -133,6 +142,8 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         settings = load_settings(_overrides(args), getattr(args, "env_file", None))
     except SettingsError as exc:
         return _fail(str(exc), err)
+    for warning in settings.warnings():
+        err.write(f"{PROG}: warning: {warning}\n")
     if settings.dsn is not None and not conninfo_is_valid(settings.dsn.get_secret_value()):
         return _fail(
             "invalid setting dsn (--dsn / PGCLUSTER_DSN): not a valid URI or conninfo", err
@@ -207,7 +218,13 @@ def _run(
         ),
         "nodes": lambda: headless.nodes(settings, conninfo, out, as_json=args.json, wait=args.wait),
         "check": lambda: headless.check(
-            settings, conninfo, out, expect=args.expect, max_age=args.max_age, wait=args.wait
+            settings,
+            conninfo,
+            out,
+            expect=args.expect,
+            max_age=args.max_age,
+            wait=args.wait,
+            as_json=args.json,
         ),
         "announce": lambda: headless.announce(settings, conninfo, out, args.name),
     }

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TextIO
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TextIO
 
 from pgcluster_tui.core.events import (
-    Connected,
+    BackendsChecked,
     Disconnected,
     Event,
     HeartbeatSent,
@@ -18,16 +20,17 @@ from pgcluster_tui.core.events import (
     ProbeMeasured,
     QueueUsageMeasured,
     SenderAttributed,
-    iso,
 )
-from pgcluster_tui.core.ingest import ingest
+from pgcluster_tui.core.format import format_age, format_seconds
 from pgcluster_tui.core.membership import Membership, NodeView
+from pgcluster_tui.core.monitor import Monitor, Update
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement, validate_node_name
 from pgcluster_tui.core.text import visible
+from pgcluster_tui.export import node_json
 from pgcluster_tui.pg.errors import WorkerError
-from pgcluster_tui.pg.worker import ChannelWorker, Fact, send_once
+from pgcluster_tui.pg.worker import send_once
 from pgcluster_tui.settings import Settings
-from pgcluster_tui.wiring import new_model, worker_config
+from pgcluster_tui.wiring import new_monitor, worker_config
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -38,8 +41,19 @@ NOISY: tuple[type[Event], ...] = (
     QueueUsageMeasured,
     SenderAttributed,
     HeartbeatSent,
+    BackendsChecked,
 )
 """Events `watch` prints only with --all."""
+
+UNTRUSTED_FIELDS = frozenset({"node", "payload", "reason", "ours"})
+"""Event fields that carry text from outside: escaped, never interpreted."""
+
+
+CHECK_WAIT_INTERVALS = 2.2
+"""`check` listens this many intervals by default: long enough to hear every node twice."""
+
+IGNORED = ("heard once", "its sender session has ended")
+"""Reasons a node is ignored by `check` rather than counted as failing."""
 
 
 class CommandError(Exception):
@@ -57,8 +71,8 @@ def event_line(event: Event) -> str:
     parts = []
     for key, value in data.items():
         if isinstance(value, float):
-            value = f"{value:.3f}".rstrip("0").rstrip(".")
-        text = visible(str(value), 120) if key in ("node", "payload", "reason") else str(value)
+            value = format_seconds(value)
+        text = visible(str(value), 120) if key in UNTRUSTED_FIELDS else str(value)
         parts.append(f"{key}={text}")
     return f"{at} {kind:<20} {' '.join(parts)}".rstrip()
 
@@ -66,38 +80,6 @@ def event_line(event: Event) -> str:
 def event_json(event: Event) -> str:
     """One NDJSON line for an event (ASCII-only, so no control character reaches a terminal)."""
     return json.dumps(event.to_json(), ensure_ascii=True, separators=(",", ":"))
-
-
-def node_json(view: NodeView, model: Membership) -> dict[str, Any]:
-    """A node as a JSON object."""
-    senders = [model.sender(pid) for pid in view.pids]
-    return {
-        "node": view.name,
-        "state": view.state.value,
-        "self": view.is_self,
-        "age": round(view.age, 3),
-        "beats": view.beats,
-        "interval": round(view.interval, 3),
-        "interval_estimated": view.interval_estimated,
-        "jitter": round(view.jitter, 3),
-        "phi": round(view.phi, 2),
-        "pids": list(view.pids),
-        "duplicate": view.duplicate,
-        "first_seen": iso(view.first_seen),
-        "last_beat": iso(view.last_beat),
-        "state_since": iso(view.state_since),
-        "senders": [
-            {
-                "pid": s.pid,
-                "client_addr": s.client_addr,
-                "application_name": s.application_name,
-                "usename": s.usename,
-                "backend_start": s.backend_start,
-            }
-            for s in senders
-            if s is not None
-        ],
-    }
 
 
 def node_table(views: list[NodeView], model: Membership) -> str:
@@ -114,7 +96,7 @@ def node_table(views: list[NodeView], model: Membership) -> str:
             (
                 v.state.value,
                 visible(v.name, 60) + flags,
-                f"{v.age:.1f}s",
+                format_age(v.age),
                 str(v.beats),
                 f"{v.interval:.1f}s" + ("" if v.interval_estimated else "*"),
                 ",".join(str(p) for p in v.pids),
@@ -129,16 +111,27 @@ def node_table(views: list[NodeView], model: Membership) -> str:
     return "\n".join(lines)
 
 
-# Running a worker with a model
+# Running a monitor for a while
 
 
 @dataclass
 class Listening:
     """The outcome of listening for a while."""
 
-    model: Membership
-    connected: bool
+    monitor: Monitor
     error: str | None
+    alive_pids: set[int] = field(default_factory=set)
+    """Sender pids the server confirmed as live sessions at the end (with verify_senders)."""
+
+    @property
+    def model(self) -> Membership:
+        """The membership model at the end."""
+        return self.monitor.model
+
+    @property
+    def connected(self) -> bool:
+        """Whether a session was ever open."""
+        return self.monitor.link.sessions > 0
 
 
 async def listen_for(
@@ -147,55 +140,56 @@ async def listen_for(
     seconds: float,
     *,
     on_event: Callable[[Event], None] | None = None,
+    include_repeats: bool = False,
     fail_fast: bool = True,
+    verify_senders: bool = False,
     clock: Callable[[], float] = time.time,
 ) -> Listening:
-    """Run the worker and model for `seconds` (None: until cancelled), ticking at 1 Hz."""
-    model = new_model(settings)
-    connected = False
-    error: str | None = None
-    deadline = time.monotonic() + seconds
+    """Run a Monitor for `seconds` (inf: until cancelled); report each event as it happens.
 
-    async with ChannelWorker(worker_config(settings, conninfo), clock=clock) as worker:
-        batches = worker.batches()
-        pending: asyncio.Future[list[Fact]] | None = None
-        next_tick = time.monotonic() + 1.0
-        try:
-            while True:
-                now_mono = time.monotonic()
-                remaining = deadline - now_mono
-                if remaining <= 0:
-                    break
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(batches))
-                wait = min(remaining, max(0.0, next_tick - now_mono))
-                done, _ = await asyncio.wait({pending}, timeout=wait)
-                batch: list[Fact] = []
-                if done:
-                    try:
-                        batch = pending.result()
-                    except StopAsyncIteration:
+    With `verify_senders`, the server is asked at the end which senders are still connected.
+    """
+    monitor = new_monitor(settings, conninfo, clock=clock)
+    error: str | None = None
+    alive: set[int] = set()
+    async with monitor, contextlib.aclosing(monitor.updates()) as updates:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(None if math.isinf(seconds) else seconds):
+                async for update in updates:
+                    events = update.events + update.repeats if include_repeats else update.events
+                    for event in events:
+                        if isinstance(event, Disconnected) and error is None:
+                            error = event.reason
+                        if on_event is not None:
+                            on_event(event)
+                    if fail_fast and error is not None and monitor.link.sessions == 0:
                         break
-                    finally:
-                        pending = None
-                events = ingest(model, batch)
-                if time.monotonic() >= next_tick:
-                    events.extend(model.tick(clock()))
-                    next_tick = time.monotonic() + 1.0
-                for event in events:
-                    if isinstance(event, Connected):
-                        connected = True
-                    elif isinstance(event, Disconnected) and not connected:
-                        error = event.reason
-                    if on_event is not None:
-                        on_event(event)
-                if fail_fast and error is not None and not connected:
+        if verify_senders and monitor.link.connected:
+            alive = await _live_senders(monitor, updates, settings.connect_timeout)
+        monitor.tick()
+    return Listening(monitor, None if monitor.link.sessions else error, alive)
+
+
+async def _live_senders(
+    monitor: Monitor, updates: AsyncIterator[Update], timeout: float
+) -> set[int]:
+    """Ask the server which of the nodes' sender pids are still connected; wait for the answer."""
+    asked = {pid for view in monitor.model.views(monitor.clock()) for pid in view.pids}
+    if not asked:
+        return set()
+    monitor.source.check_backends(asked)
+    alive: set[int] = set()
+    answered: set[int] = set()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            async for update in updates:
+                for event in update.events + update.repeats:
+                    if isinstance(event, BackendsChecked):
+                        alive.update(event.alive)
+                        answered.update(event.alive, event.gone)
+                if asked <= answered:
                     break
-        finally:
-            if pending is not None:
-                pending.cancel()
-    model.tick(clock())
-    return Listening(model, connected, error)
+    return alive
 
 
 # Commands
@@ -218,8 +212,10 @@ async def watch(
         out.write((event_json(event) if as_json else event_line(event)) + "\n")
         out.flush()
 
-    seconds = duration if duration is not None else float("inf")
-    await listen_for(settings, conninfo, seconds, on_event=emit, fail_fast=False)
+    seconds = duration if duration is not None else math.inf
+    await listen_for(
+        settings, conninfo, seconds, on_event=emit, include_repeats=include_all, fail_fast=False
+    )
     return EXIT_OK
 
 
@@ -231,15 +227,39 @@ async def nodes(
     result = await listen_for(settings, conninfo, seconds)
     if not result.connected:
         raise CommandError(f"cannot connect: {result.error or 'no answer'}")
-    views = result.model.views(time.time())
+    model = result.model
+    views = model.views(time.time())
     if as_json:
-        out.write(json.dumps([node_json(v, result.model) for v in views], ensure_ascii=True) + "\n")
+        rows = [node_json(v, model.sender) for v in views]
+        out.write(json.dumps(rows, ensure_ascii=True) + "\n")
     elif views:
         out.write(node_table(views, result.model) + "\n")
     else:
         out.write(f"no node heard on channel {visible(settings.channel)} in {seconds:g} s\n")
     out.flush()
     return EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How `check` judged one node."""
+
+    view: NodeView
+    counted: bool
+    why: str
+
+
+def judge(view: NodeView, alive_pids: set[int], max_age: float | None) -> Verdict:
+    """Count a node when it is established (two beats, a live sender), alive and fresh enough."""
+    if view.beats < 2:
+        return Verdict(view, False, "heard once")
+    if not alive_pids.intersection(view.pids):
+        return Verdict(view, False, "its sender session has ended")
+    if view.state not in (NodeState.NEW, NodeState.ALIVE):
+        return Verdict(view, False, f"{view.state.value}, age {format_age(view.age)}")
+    if max_age is not None and view.age > max_age:
+        return Verdict(view, False, f"age {format_age(view.age)} > {format_seconds(max_age)}s")
+    return Verdict(view, True, "alive")
 
 
 async def check(
@@ -250,28 +270,58 @@ async def check(
     expect: int,
     max_age: float | None,
     wait: float | None,
+    as_json: bool = False,
 ) -> int:
-    """Exit 0 when at least `expect` nodes are alive (and fresh enough), else 1."""
-    seconds = wait if wait is not None else 1.5 * settings.interval
-    result = await listen_for(settings, conninfo, seconds)
+    """Exit 0 when at least `expect` established nodes are alive (and fresh enough), else 1."""
+    seconds = wait if wait is not None else CHECK_WAIT_INTERVALS * settings.interval
+    result = await listen_for(settings, conninfo, seconds, verify_senders=True)
     if not result.connected:
         raise CommandError(f"cannot connect: {result.error or 'no answer'}")
-    views = result.model.views(time.time())
-    healthy = [
-        v
-        for v in views
-        if v.state in (NodeState.NEW, NodeState.ALIVE) and (max_age is None or v.age <= max_age)
-    ]
-    unhealthy = [v for v in views if v not in healthy]
-    verdict = "OK" if len(healthy) >= expect else "FAIL"
-    where = visible(settings.channel)
-    line = f"{verdict}: {len(healthy)} alive of {expect} expected on channel {where}"
-    if unhealthy:
-        listed = ", ".join(f"{visible(v.name, 60)} ({v.state.value})" for v in unhealthy[:10])
-        line += f"; not alive: {listed}"
-    out.write(line + "\n")
+    verdicts = [judge(view, result.alive_pids, max_age) for view in result.model.views(time.time())]
+    counted = [v for v in verdicts if v.counted]
+    ok = len(counted) >= expect
+    if as_json:
+        document = {
+            "ok": ok,
+            "expected": expect,
+            "alive": len(counted),
+            "channel": settings.channel,
+            "window": seconds,
+            "max_age": max_age,
+            "nodes": [
+                {
+                    "node": v.view.name,
+                    "state": v.view.state.value,
+                    "age": round(v.view.age, 3),
+                    "beats": v.view.beats,
+                    "counted": v.counted,
+                    "why": v.why,
+                }
+                for v in verdicts
+            ],
+        }
+        out.write(json.dumps(document, ensure_ascii=True) + "\n")
+    else:
+        out.write(check_line(ok, len(counted), expect, settings.channel, verdicts) + "\n")
     out.flush()
-    return EXIT_OK if verdict == "OK" else EXIT_FAILED
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def check_line(ok: bool, alive: int, expect: int, channel: str, verdicts: list[Verdict]) -> str:
+    """The one line `check` prints: the verdict, then what was not counted and why."""
+    line = f"{'OK' if ok else 'FAIL'}: {alive} alive of {expect} expected on channel "
+    line += visible(channel)
+    by_reason: dict[str, list[str]] = {}
+    for v in verdicts:
+        if not v.counted:
+            reason = v.why if v.why in IGNORED else "not counted"
+            by_reason.setdefault(reason, []).append(
+                visible(v.view.name, 60) + ("" if v.why in IGNORED else f" ({v.why})")
+            )
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        line += f"; {reason}: {shown}"
+    return line
 
 
 async def announce(settings: Settings, conninfo: str, out: TextIO, name: str | None) -> int:
@@ -295,4 +345,6 @@ def channel(settings: Settings, out: TextIO) -> int:
     out.write(f"channel:   {visible(settings.channel)}  ({source})\n")
     out.write(f"bytes:     {size} of 63\n")
     out.write(f"statement: {visible(notify_statement(settings.channel, settings.node))}\n")
+    for warning in settings.warnings():
+        out.write(f"warning:   {warning}\n")
     return EXIT_OK

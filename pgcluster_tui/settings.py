@@ -22,6 +22,7 @@ from pgcluster_tui.core.membership import Thresholds
 from pgcluster_tui.core.protocol import (
     ProtocolError,
     channel_from_cookie,
+    cookie_warning,
     validate_channel,
     validate_node_name,
 )
@@ -31,9 +32,30 @@ LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVIC
 
 
 def default_node_name() -> str:
-    """Our node name when none is configured: `pgcluster_tui@<hostname>`."""
-    host = socket.gethostname() or "localhost"
-    return f"pgcluster_tui@{host}"
+    """Our node name when none is configured: a long name, as real clusters use.
+
+    `pgcluster_tui@<FQDN>` when the host has a dotted name, else `pgcluster_tui@<primary IP>`:
+    a short name (`@vm`) makes every long-name node log "Hostname vm is illegal".
+    """
+    return f"pgcluster_tui@{_long_host()}"
+
+
+def _long_host() -> str:
+    fqdn = socket.getfqdn()
+    if "." in fqdn and not fqdn.endswith((".localdomain", ".local")) and fqdn != "localhost":
+        return fqdn
+    return _primary_address() or "127.0.0.1"
+
+
+def _primary_address() -> str | None:
+    # connect() on a UDP socket only picks the route: no packet is sent.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("203.0.113.1", 9))
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith(("0.", "127.")) else address
 
 
 class Settings(BaseSettings):
@@ -141,6 +163,15 @@ class Settings(BaseSettings):
             self._channel_derived = True
         self.thresholds()
         return self
+
+    def warnings(self) -> list[str]:
+        """What the user should know at start about these settings, one line each."""
+        out: list[str] = []
+        if self.cookie is not None and self._channel_derived:
+            warning = cookie_warning(self.cookie.get_secret_value())
+            if warning is not None:
+                out.append(warning)
+        return out
 
     @property
     def channel_derived(self) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from pgcluster_tui.core.membership import Membership
-from pgcluster_tui.pg.worker import WorkerConfig
+from pgcluster_tui.core.monitor import Monitor
+from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 from pgcluster_tui.settings import Settings
 
 
@@ -25,3 +29,11 @@ def worker_config(settings: Settings, conninfo: str) -> WorkerConfig:
 def new_model(settings: Settings) -> Membership:
     """A membership model configured from the settings."""
     return Membership(settings.thresholds(), self_name=settings.node, max_nodes=settings.max_nodes)
+
+
+def new_monitor(
+    settings: Settings, conninfo: str, *, clock: Callable[[], float] = time.time
+) -> Monitor:
+    """A Monitor on the channel the settings name, over a PostgreSQL worker."""
+    worker = ChannelWorker(worker_config(settings, conninfo), clock=clock)
+    return Monitor(worker, new_model(settings), clock=clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
@@ -12,12 +12,14 @@ from typing import Protocol, Self
 from pgcluster_tui.core.events import (
     BackendsChecked,
     Connected,
+    Connecting,
     Disconnected,
     Event,
     Fact,
     Heard,
     HeartbeatToggled,
     Notification,
+    RetryScheduled,
     SenderAttributed,
     StallDetected,
 )
@@ -62,10 +64,15 @@ class FactSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """What one batch or one tick changed: the events in order, and whether ages moved."""
+    """What one batch or one tick changed: the events in order, and whether ages moved.
+
+    `repeats` are outage facts that only repeat what `events` already said (each failed
+    retry with the same reason): they update the link state but are worth no new line.
+    """
 
     events: list[Event] = field(default_factory=list)
     ticked: bool = False
+    repeats: list[Event] = field(default_factory=list)
 
 
 class Monitor:
@@ -92,6 +99,8 @@ class Monitor:
         self._stall_seconds = stall_seconds
         self._awake_at: tuple[float, float] | None = None
         self._started = False
+        self._repeats: list[Event] = []
+        self._retry_is_repeat = False
 
     # Life cycle
 
@@ -117,7 +126,7 @@ class Monitor:
         """Stop the source within about `grace` seconds."""
         await self.source.stop(grace)
 
-    async def updates(self) -> AsyncIterator[Update]:
+    async def updates(self) -> AsyncGenerator[Update, None]:
         """Apply each batch as it comes and tick once a second; yield what changed."""
         self.start()
         batches = self.source.batches()
@@ -142,7 +151,8 @@ class Monitor:
                 if ticked:
                     events.extend(self.tick())
                     next_tick = self._monotonic() + self._tick_seconds
-                yield Update(events, ticked)
+                repeats, self._repeats = self._repeats, []
+                yield Update(events, ticked, repeats)
         finally:
             if pending is not None:
                 pending.cancel()
@@ -178,13 +188,26 @@ class Monitor:
                 model.attribute(fact)
             elif isinstance(fact, BackendsChecked):
                 out.extend(model.backends_checked(fact))
+            repeat = self._is_repeat(fact)
             self.link = reduce(self.link, fact)
-            out.append(fact)
+            (self._repeats if repeat else out).append(fact)
         if run:
             self.received += len(run)
             out.extend(model.observe_many(run))
         self._ask_about_backends()
         return out
+
+    def _is_repeat(self, fact: Event) -> bool:
+        # An outage retried every two seconds for minutes says one thing, once.
+        link = self.link
+        if isinstance(fact, Connecting):
+            return fact.attempt > 1
+        if isinstance(fact, Disconnected):
+            self._retry_is_repeat = not link.connected and fact.reason == link.reason
+            return self._retry_is_repeat
+        if isinstance(fact, RetryScheduled):
+            return self._retry_is_repeat
+        return False
 
     def tick(self) -> list[Event]:
         """Age silent nodes by the clock; a late tick first reports our own stall."""

@@ -62,6 +62,23 @@ def channel_from_cookie(cookie: str) -> str:
     return _NON_WORD_BYTE.sub(b"_", raw).decode("ascii")
 
 
+def cookie_warning(cookie: str) -> str | None:
+    """Why nodes cannot use the channel derived from this cookie, if they cannot."""
+    if cookie.isascii():
+        return None
+    return (
+        "the cookie has non-ASCII characters: libcluster_postgres 0.2.0 derives an invalid "
+        "UTF-8 channel from it, so its LISTEN and NOTIFY fail while it still logs "
+        '"Connected"; set channel_name on every node and --channel here'
+    )
+
+
+def is_long_name(node: str) -> bool:
+    """Whether a node name is an Erlang long name: its host has a dot or is an IP address."""
+    host = node.partition("@")[2]
+    return "." in host or ":" in host
+
+
 def validate_channel(channel: str) -> str:
     """Return the channel unchanged, or raise ProtocolError if PostgreSQL would not carry it."""
     if not channel:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -21,62 +19,48 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
 
 from pgcluster_tui.core.events import (
-    Connected,
-    Connecting,
-    Disconnected,
+    BackendsChecked,
     Event,
+    Fact,
     HeartbeatSent,
-    ListenerHealthy,
-    ListenerSilent,
+    NameClaimedByOther,
     NodeState,
-    Notification,
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
     SenderAttributed,
     iso,
 )
-from pgcluster_tui.core.ingest import ingest
+from pgcluster_tui.core.link import LinkState
+from pgcluster_tui.core.membership import Membership
+from pgcluster_tui.core.monitor import Monitor, Update
 from pgcluster_tui.core.protocol import ProtocolError
+from pgcluster_tui.core.text import visible
 from pgcluster_tui.demo import DemoCluster
-from pgcluster_tui.headless import node_json
+from pgcluster_tui.export import node_json, write_export
 from pgcluster_tui.pg.errors import WorkerError
-from pgcluster_tui.pg.worker import ChannelWorker, Fact
 from pgcluster_tui.settings import Settings
-from pgcluster_tui.tui.messages import ChannelClosed, FactsArrived
+from pgcluster_tui.tui.frames import Frames
+from pgcluster_tui.tui.messages import ChannelClosed
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.widgets.event_log import EventLog
 from pgcluster_tui.tui.widgets.node_table import SORT_LABELS, NodeTable
-from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Link, Status, StatusLine
-from pgcluster_tui.wiring import new_model, worker_config
+from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Status, StatusLine
+from pgcluster_tui.wiring import new_monitor
 
-FRAME_SECONDS = 0.1
-"""The least time between two frames that facts asked for: floods draw at most 10 frames/s."""
-
-STATUS_ONLY = (ProbeMeasured, QueueUsageMeasured, HeartbeatSent, RetryScheduled)
-"""Events that change only the status line, not the table."""
+STATUS_ONLY = (
+    ProbeMeasured,
+    QueueUsageMeasured,
+    HeartbeatSent,
+    RetryScheduled,
+    SenderAttributed,
+    BackendsChecked,
+)
+"""Events that change only the status line (or nothing shown), not the table."""
 
 QUIT_GRACE = 1.2
 """Seconds the worker and the demo get to stop on quit (the whole quit stays under 2 s)."""
-
-EXPORT_FIELDS = (
-    "node",
-    "state",
-    "self",
-    "age",
-    "beats",
-    "interval",
-    "interval_estimated",
-    "jitter",
-    "phi",
-    "duplicate",
-    "pids",
-    "senders",
-    "first_seen",
-    "last_beat",
-    "state_since",
-)
 
 
 class PgClusterApp(App[int]):
@@ -123,21 +107,18 @@ class PgClusterApp(App[int]):
     def __init__(
         self,
         settings: Settings,
-        conninfo: str,
+        monitor: Monitor,
         *,
-        clock: Callable[[], float] = time.time,
-        demo: int = 0,
+        demo: DemoCluster | None = None,
         embedded_dsn: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.clock = clock
+        self.monitor = monitor
+        self.clock = monitor.clock
         self.embedded_dsn = embedded_dsn
         self.embedded = embedded_dsn is not None
-        self.model = new_model(settings)
-        self.channel_worker = ChannelWorker(worker_config(settings, conninfo), clock=clock)
-        self.demo = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
-        self.link = Link()
+        self.demo = demo
         self.table = NodeTable(id="nodes")
         self.table.border_title = "Nodes"
         self.events_log = EventLog(settings.log_size, id="events")
@@ -150,16 +131,21 @@ class PgClusterApp(App[int]):
             Label("Filter", id="filter-label"), self.filter_input, id="filter-bar"
         )
         self.paused = False
-        self._dirty = True
-        self._status_dirty = False
-        self._frame_pending = False
-        self._drawn_at = 0.0
-        self._draw_seconds = 0.0
-        self.frames = 0
-        """How many times the view was redrawn (coalescing keeps this low under floods)."""
+        self.frames = Frames(self, self._redraw_facts, self._redraw_status)
         self._abilities: tuple[object, ...] = ()
         self._stopped = False
         self._exported = 0
+        self._channel_error: str | None = None
+
+    @property
+    def model(self) -> Membership:
+        """The membership model the monitor keeps."""
+        return self.monitor.model
+
+    @property
+    def link(self) -> LinkState:
+        """Our link to the server, as the monitor knows it."""
+        return self.monitor.link
 
     # Layout
 
@@ -174,175 +160,110 @@ class PgClusterApp(App[int]):
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
         self.table.focus()
-        self.set_interval(1.0, self.tick, name="ages")
-        self.start_channel()
+        self._listen()
         if self.demo is not None:
             self.demo.start()
         self._redraw()
 
-    def start_channel(self) -> None:
-        """Start the worker that listens on the channel."""
-        self._listen()
-
     @work(exclusive=True, group="channel", exit_on_error=False)
     async def _listen(self) -> None:
-        worker = self.channel_worker
-        worker.start()
         error: str | None = None
-        batches = worker.batches()
-        while True:
-            try:
-                batch = await anext(batches)
-            except StopAsyncIteration:
-                break
-            except Exception as exc:  # the dashboard must say why data stopped, not die
-                error = f"{type(exc).__name__}: {exc}"
-                break
-            # Applied here, on the app's loop, not posted: a message per batch of plain
-            # heartbeats would cost more than applying it.
-            self.apply(batch)
+        try:
+            # Shown here, on the app's loop, not posted: a message per batch of plain
+            # heartbeats would cost more than showing it.
+            async for update in self.monitor.updates():
+                self.show(update)
+        except Exception as exc:  # the dashboard must say why data stopped, not die
+            error = f"{type(exc).__name__}: {exc}"
         self.post_message(ChannelClosed(error))
 
-    # Facts from the worker
+    # What the monitor reports
 
-    def on_facts_arrived(self, message: FactsArrived) -> None:
-        self.apply(message.facts)
-
-    def apply(self, facts: Sequence[Fact | Notification]) -> None:
-        """Apply facts to the model, the link state and the log; ask for a frame if needed."""
-        # The core applies the batch to the model; the app keeps its link state and the log.
-        events = ingest(self.model, facts)
+    def show(self, update: Update) -> None:
+        """Log what happened and ask for the frame it needs; a tick redraws ages too."""
         if self._torn_down():
             return
-        self.events_log.add([event for event in events if self._follow(event)])
-        # Plain beats change counts and ages only: the 1 Hz tick draws those. Anything that
-        # happened (a join, a state change, a connection fact) is drawn within a frame.
-        if any(not isinstance(event, STATUS_ONLY) for event in events):
-            self._want_frame()
-        elif events:
-            self._want_frame(status_only=True)
+        events = update.events
+        self._speak_up(events)
+        self.events_log.add(events)
+        if update.ticked:
+            self._redraw()
+        elif any(not isinstance(event, STATUS_ONLY) for event in events):
+            # Plain beats change counts and ages only: the 1 Hz tick draws those.
+            self.frames.want()
+        elif events or update.repeats:
+            self.frames.want(status_only=True)
 
-    def _follow(self, fact: Event) -> bool:
-        """Update the link state from an event; return whether the log shows it."""
-        link = self.link
-        match fact:
-            case Connecting(target=target, attempt=attempt):
-                link.phase, link.target, link.attempt = "connecting", target, attempt
-                return attempt == 1
-            case Connected():
-                if link.connected_before:
-                    link.reconnects += 1
-                link.connected_before = True
-                link.phase, link.target = "connected", fact.target
-                link.server_version, link.user = fact.server_version, fact.user
-                link.reason, link.retry_at, link.listener_silent = "", None, False
-            case Disconnected(reason=reason):
-                # Each failed retry repeats the reason; the log says it once.
-                repeated = link.phase in ("disconnected", "connecting") and reason == link.reason
-                link.phase = "stopped" if self.channel_worker.stopping else "disconnected"
-                link.reason, link.rtt_ms = reason, None
-                return not repeated
-            case RetryScheduled(delay=delay, attempt=attempt):
-                link.retry_at, link.attempt = fact.at + delay, attempt
-                return False
-            case ProbeMeasured(rtt_ms=rtt):
-                link.rtt_ms = rtt
-                return False
-            case ListenerSilent():
-                link.listener_silent = True
-            case ListenerHealthy(rtt_ms=rtt):
-                link.listener_silent, link.rtt_ms = False, rtt
-            case QueueUsageMeasured(usage=usage):
-                was = link.queue_usage or 0.0
-                link.queue_usage = usage
-                if usage > QUEUE_LOUD >= was:
+    def replay(self, facts: Sequence[Fact]) -> None:
+        """Apply recorded facts through the monitor, as if its source had sent them now."""
+        self.show(Update(self.monitor.apply(facts)))
+
+    def tick(self) -> None:
+        """Age every node by the clock and redraw: what the monitor's 1 Hz tick does."""
+        self.show(Update(self.monitor.tick(), ticked=True))
+
+    def _speak_up(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if isinstance(event, QueueUsageMeasured) and event.usage > QUEUE_LOUD:
+                if not self._queue_loud:
+                    self._queue_loud = True
                     self.notify(
-                        f"The server's notification queue is {usage:.1%} full: a listener "
+                        f"The server's notification queue is {event.usage:.1%} full: a listener "
                         "somewhere is not reading. When it fills, every NOTIFY fails.",
                         title="Notification queue",
                         severity="warning",
                         markup=False,
                     )
-                return False
-            case SenderAttributed():
-                return False
-        return True
+            elif isinstance(event, QueueUsageMeasured):
+                self._queue_loud = False
+            elif isinstance(event, NameClaimedByOther):
+                self.notify(
+                    f"Backend pid {event.pid} sends our own node name {visible(event.node)}: "
+                    "two processes now claim it, and every node will connect to either.",
+                    title="Our name is taken",
+                    severity="error",
+                    markup=False,
+                )
+
+    _queue_loud = False
 
     def on_channel_closed(self, message: ChannelClosed) -> None:
         if self._torn_down():
             return
         if message.error is not None:
-            self.link.phase, self.link.reason = "disconnected", message.error
+            self._channel_error = message.error
             self.events_log.note(self.clock(), f"the channel worker failed: {message.error}")
-        else:
-            self.link.phase = "stopped"
-        self._want_frame()
-
-    # Drawing
-
-    def tick(self) -> None:
-        """Age every node by the clock and redraw: the one 1 Hz repaint."""
-        if self._torn_down():
-            return
-        now = self.clock()
-        self.events_log.add(self.model.tick(now))
-        self._redraw(now)
+        self.frames.want()
 
     def _torn_down(self) -> bool:
         # On exit Textual removes the widgets while timers and messages still arrive.
         return not (self.table.is_attached and self.events_log.is_attached)
 
-    def _want_frame(self, *, status_only: bool = False) -> None:
-        """Ask for a frame soon: at once if none was drawn lately, else when one is due."""
-        if status_only:
-            self._status_dirty = True
-        else:
-            self._dirty = True
-        if not self._frame_pending:
-            self._frame_pending = True
-            # Under load a redraw can take a while: keep at most a fifth of the time for drawing.
-            due = self._drawn_at + max(FRAME_SECONDS, 5 * self._draw_seconds)
-            delay = due - time.monotonic()
-            if delay > 0:
-                self.set_timer(delay, self._refresh_pending, name="frame")
-            else:
-                self.call_later(self._refresh_pending)
+    def _redraw_facts(self) -> None:
+        self._redraw(ages=False)
 
-    def _refresh_pending(self) -> None:
-        self._frame_pending = False
-        if self._torn_down():
-            return
-        if self._dirty:
-            self._redraw(ages=False)
-        elif self._status_dirty:
-            self.events_log.flush()
-            self._show_status(self.clock())
+    def _redraw_status(self) -> None:
+        self.events_log.flush()
+        self._show_status(self.clock())
 
     def _redraw(self, now: float | None = None, *, force: bool = False, ages: bool = True) -> None:
         started = time.monotonic()
         now = self.clock() if now is None else now
-        self._dirty = False
         self.events_log.flush()
         table = self.table
         if force or not self.paused:
             table.sync(self.model, now, ages=ages)
         self._show_status(now)
         self._refresh_abilities()
-        self._drawn_at = time.monotonic()
-        self._draw_seconds = self._drawn_at - started
-        self.frames += 1
+        self.frames.drawn(started)
 
     def _show_status(self, now: float) -> None:
-        self._status_dirty = False
         table = self.table
-        worker = self.channel_worker
         self.status_line.show(
             Status(
                 link=self.link,
                 channel=self.settings.channel,
                 node=self.settings.node,
-                heartbeat=worker.heartbeat,
-                next_beat_at=worker.next_beat_at,
                 now=now,
                 counts=self.model.counts(),
                 paused=self.paused,
@@ -350,6 +271,7 @@ class PgClusterApp(App[int]):
                 sort_label=SORT_LABELS[table.sort_by],
                 reverse=table.reverse,
                 embedded=self.embedded,
+                failure=self._channel_error,
             )
         )
 
@@ -409,7 +331,7 @@ class PgClusterApp(App[int]):
     @work(group="announce", exit_on_error=False)
     async def _announce(self, name: str | None) -> None:
         try:
-            sent = await self.channel_worker.announce(name)
+            sent = await self.monitor.announce(name)
         except (WorkerError, ProtocolError) as exc:
             self.notify(str(exc), title="Not announced", severity="error", markup=False)
             return
@@ -419,23 +341,23 @@ class PgClusterApp(App[int]):
         """Forget the selected node until it beats again."""
         name = self.table.selected_name
         if name is not None:
-            self.events_log.add(self.model.forget(name, self.clock()))
+            self.events_log.add(self.monitor.forget(name))
             self._redraw_now()
 
     def action_forget_stale(self) -> None:
         """Forget every stale node."""
-        forgotten = self.model.forget_stale(self.clock())
+        forgotten = self.monitor.forget_stale()
         self.events_log.add(forgotten)
         self.notify(f"Forgot {len(forgotten)} stale node(s)", markup=False)
         self._redraw_now()
 
     def action_toggle_heartbeat(self) -> None:
         """Switch between observing and heartbeating."""
-        worker = self.channel_worker
-        worker.set_heartbeat(not worker.heartbeat)
-        mode = "heartbeating every" if worker.heartbeat else "observing; was heartbeating every"
+        on = not self.link.heartbeat
+        self.monitor.set_heartbeat(on)
+        mode = "heartbeating every" if on else "observing; was heartbeating every"
         self.events_log.note(self.clock(), f"{mode} {self.settings.interval:g}s")
-        self._want_frame()
+        self.frames.want()
 
     def action_filter(self) -> None:
         """Show the filter field and focus it."""
@@ -514,38 +436,16 @@ class PgClusterApp(App[int]):
         """The table as shown (filter and order), one dict per node, as `nodes --json` has it."""
         model, now = self.model, self.table.now
         shown = [name for name in self.table.order if name in model]
-        return [node_json(model.view(name, now), model) for name in shown]
+        return [node_json(model.view(name, now), model.sender) for name in shown]
 
     def export(self, directory: Path) -> tuple[Path, Path]:
         """Write the shown table as `pgcluster-nodes-<time>.json` and `.csv`; return both."""
         rows = self.export_rows()
         self._exported = len(rows)
-        directory.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
-        base = directory / f"pgcluster-nodes-{stamp}"
-        suffix = 1
-        while base.with_suffix(".json").exists() or base.with_suffix(".csv").exists():
-            suffix += 1
-            base = directory / f"pgcluster-nodes-{stamp}-{suffix}"
-        json_path, csv_path = base.with_suffix(".json"), base.with_suffix(".csv")
-        document = {
-            "exported_at": iso(self.clock()),
-            "channel": self.settings.channel,
-            "node": self.settings.node,
-            "nodes": rows,
-        }
-        json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        with csv_path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-            writer.writeheader()
-            for row in rows:
-                flat = dict(row)
-                flat["pids"] = " ".join(str(p) for p in row["pids"])
-                flat["senders"] = " ".join(
-                    f"{s['pid']}:{s['client_addr']}:{s['application_name']}" for s in row["senders"]
-                )
-                writer.writerow(flat)
-        return json_path, csv_path
+        now = self.clock()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+        header = {"exported_at": iso(now), "channel": self.settings.channel}
+        return write_export(rows, directory, stamp, {**header, "node": self.settings.node})
 
     # Keys, help and the command palette
 
@@ -587,7 +487,7 @@ class PgClusterApp(App[int]):
         if self._stopped:
             return
         self._stopped = True
-        stops = [self.channel_worker.stop(grace=QUIT_GRACE - 0.4)]
+        stops = [self.monitor.stop(grace=QUIT_GRACE - 0.4)]
         if self.demo is not None:
             stops.append(self.demo.stop(grace=QUIT_GRACE - 0.4))
         with contextlib.suppress(Exception):
@@ -611,7 +511,10 @@ def run_dashboard(
     on_start: Callable[[PgClusterApp], None] | None = None,
 ) -> int:
     """Run the dashboard until the user quits; return the exit code."""
-    app = PgClusterApp(settings, conninfo, demo=demo, embedded_dsn=embedded_dsn)
+    peers = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
+    app = PgClusterApp(
+        settings, new_monitor(settings, conninfo), demo=peers, embedded_dsn=embedded_dsn
+    )
     if on_start is not None:
         on_start(app)
     app.run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.wiring import new_monitor
 from tests.waiting import wait_until
 
 NODE = "tui@test.host"
@@ -29,6 +32,19 @@ def make_settings(channel: str, export_dir: Path | None = None, **extra: Any) ->
         values["export_dir"] = export_dir
     values.update(extra)
     return Settings(**values)
+
+
+def dashboard(
+    settings: Settings,
+    dsn: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    demo: int = 0,
+    demo_interval: float = 1.0,
+) -> PgClusterApp:
+    """The dashboard on a live monitor of the channel, with `demo` simulated peers."""
+    peers = DemoCluster(dsn, settings.channel, demo, interval=demo_interval) if demo else None
+    return PgClusterApp(settings, new_monitor(settings, dsn, clock=clock), demo=peers)
 
 
 @pytest.fixture

@@ -6,21 +6,24 @@ PostgreSQL): real pids, socket paths and round trips differ on every run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 from pgcluster_tui.core.events import (
     Connected,
     Connecting,
     Disconnected,
+    Fact,
+    HeartbeatSent,
     Notification,
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
     SenderAttributed,
 )
-from pgcluster_tui.pg.worker import Fact
+from pgcluster_tui.core.monitor import Monitor, ReplaySource
+from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
-from pgcluster_tui.tui.messages import FactsArrived
+from pgcluster_tui.wiring import new_model
 from tests.tui.conftest import NODE, make_settings
 
 NOW = 1_767_225_600.0
@@ -30,21 +33,16 @@ TARGET = "postgres@db.internal:5432/postgres"
 CHANNEL = "realtime_cluster"
 
 
-class ReplayApp(PgClusterApp):
-    """The dashboard with no channel worker running: facts come from the test."""
-
-    def start_channel(self) -> None:
-        """Replay mode: nothing listens, the test posts the facts."""
-
-    def replay(self, facts: Sequence[Notification | Fact]) -> None:
-        """Deliver facts as the worker would, in one batch."""
-        self.post_message(FactsArrived(facts))
+def replay_app(settings: Settings, clock: Callable[[], float] = lambda: NOW) -> PgClusterApp:
+    """The dashboard on a monitor whose facts come from the test, not from PostgreSQL."""
+    source = ReplaySource(heartbeat=settings.heartbeat)
+    source.node = settings.node
+    return PgClusterApp(settings, Monitor(source, new_model(settings), clock=clock))
 
 
-def make_app() -> ReplayApp:
+def make_app() -> PgClusterApp:
     """A replay dashboard on a frozen clock, heartbeating with the default interval."""
-    settings = make_settings(CHANNEL, heartbeat=True, interval=5.0)
-    return ReplayApp(settings, "host=db.internal user=postgres", clock=lambda: NOW)
+    return replay_app(make_settings(CHANNEL, heartbeat=True, interval=5.0))
 
 
 def _beats() -> list[Notification]:
@@ -66,9 +64,9 @@ def _beats() -> list[Notification]:
     return sorted(beats, key=lambda n: n.at)
 
 
-def cluster() -> list[Notification | Fact]:
+def cluster() -> list[Fact]:
     """A cluster with a node in every state, a duplicate, a restart, junk and markup."""
-    facts: list[Notification | Fact] = [
+    facts: list[Fact] = [
         Connecting(NOW - 61.0, TARGET, 1),
         Connected(NOW - 60.5, TARGET, "18.1", "postgres", 4000, 4001),
     ]
@@ -85,7 +83,12 @@ def cluster() -> list[Notification | Fact]:
     return facts
 
 
-def outage() -> list[Notification | Fact]:
+def next_beat() -> list[Fact]:
+    """Our periodic heartbeat went out, the next one is due in 3.2 s."""
+    return [HeartbeatSent(NOW - 1.8, NODE, False, NOW + 3.2)]
+
+
+def outage() -> list[Fact]:
     """After `cluster()`: the server went away and we are waiting to retry."""
     reason = (
         'connection failed: connection to server at "db.internal" (10.0.0.5), port 5432 '

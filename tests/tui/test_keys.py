@@ -6,15 +6,13 @@ import asyncio
 import csv
 import json
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
 
-from pgcluster_tui.core.events import NodeState, Notification
-from pgcluster_tui.pg.worker import Fact
+from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.core.monitor import Update
 from pgcluster_tui.settings import Settings
-from pgcluster_tui.tui.app import PgClusterApp
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from tests.tui.conftest import (
@@ -22,6 +20,7 @@ from tests.tui.conftest import (
     SIZE,
     cell,
     connected,
+    dashboard,
     log_text,
     make_settings,
     raw_listener,
@@ -36,7 +35,7 @@ from tests.waiting import wait_until
 async def test_a_notification_becomes_a_row_and_f_forgets_it(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         pid = await send(dsn, channel, "alpha@10.0.0.1", "beta@10.0.0.2")
@@ -60,7 +59,7 @@ async def test_a_notification_becomes_a_row_and_f_forgets_it(
 async def test_a_announces_our_name_to_a_raw_listener(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
         await connected(app)
         await pilot.press("a")
@@ -73,7 +72,7 @@ async def test_a_announces_our_name_to_a_raw_listener(
 async def test_shift_a_refuses_an_invalid_name_and_sends_a_valid_one(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
         await connected(app)
         await pilot.press("A")
@@ -97,7 +96,7 @@ async def test_shift_a_refuses_an_invalid_name_and_sends_a_valid_one(
 
 async def test_h_starts_and_stops_heartbeats(dsn: str, channel: str, tmp_path: Path) -> None:
     interval = 0.3
-    app = PgClusterApp(make_settings(channel, tmp_path, interval=interval), dsn)
+    app = dashboard(make_settings(channel, tmp_path, interval=interval), dsn)
     async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
         await connected(app)
         assert listener.payloads == []
@@ -105,8 +104,8 @@ async def test_h_starts_and_stops_heartbeats(dsn: str, channel: str, tmp_path: P
         await wait_until(lambda: listener.count(NODE) >= 3, what="three heartbeats")
         assert "heartbeating" in status(app)
         await pilot.press("h")
-        assert not app.channel_worker.heartbeat
-        await wait_until(lambda: app.channel_worker.next_beat_at is None)
+        assert not app.link.heartbeat
+        await wait_until(lambda: app.link.next_beat_at is None)
         stopped_at = listener.count(NODE)
         # Observation window: four intervals in which no beat may arrive (at most one in flight).
         await asyncio.sleep(4 * interval)
@@ -118,7 +117,7 @@ async def test_filter_and_sort_keep_the_selection(
     dsn: str, channel: str, settings: Settings
 ) -> None:
     names = ["alpha@h", "bravo@h", "echo@h", "gamma@h", "delta@h"]
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         await send(dsn, channel, *names)
@@ -148,7 +147,7 @@ async def test_filter_and_sort_keep_the_selection(
 async def test_e_exports_the_table_as_json_and_csv(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await connected(app)
         await send(dsn, channel, "one@h", "two@h", "[bold]three@h")
@@ -172,7 +171,7 @@ async def test_e_exports_the_table_as_json_and_csv(
 async def test_hostile_payloads_show_literally(dsn: str, channel: str, settings: Settings) -> None:
     names = ["[bold]x@y", "[link=http://x]a@b", "a[/]@b"]
     junk = ["[/]", "\x1b[31m", "\x1b]0;title\x07", "[bold]"]
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         await send(dsn, channel, *names, *junk)
@@ -196,7 +195,7 @@ async def test_hostile_payloads_show_literally(dsn: str, channel: str, settings:
 async def test_p_pauses_the_view_while_data_flows(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         await send(dsn, channel, "before@h")
@@ -216,7 +215,7 @@ async def test_p_pauses_the_view_while_data_flows(
 async def test_c_clears_the_log_and_question_mark_shows_help(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         await send(dsn, channel, "one@h")
@@ -230,7 +229,7 @@ async def test_c_clears_the_log_and_question_mark_shows_help(
 
 
 async def test_keys_follow_the_keymap_in_settings(dsn: str, channel: str, tmp_path: Path) -> None:
-    app = PgClusterApp(make_settings(channel, tmp_path, keys={"announce": "n"}), dsn)
+    app = dashboard(make_settings(channel, tmp_path, keys={"announce": "n"}), dsn)
     async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
         await connected(app)
         await pilot.press("a")
@@ -242,7 +241,7 @@ async def test_keys_follow_the_keymap_in_settings(dsn: str, channel: str, tmp_pa
 async def test_keys_are_greyed_and_offered_in_the_palette(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with app.run_test(size=SIZE):
         assert app.check_action("forget_stale", ()) is None
         await connected(app)
@@ -256,7 +255,7 @@ async def test_keys_are_greyed_and_offered_in_the_palette(
 async def test_forget_stale_and_the_1hz_ages(dsn: str, channel: str, tmp_path: Path) -> None:
     now = [time.time()]
     settings = make_settings(channel, tmp_path, interval=1.0)
-    app = PgClusterApp(settings, dsn, clock=lambda: now[0])
+    app = dashboard(settings, dsn, clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         await send(dsn, channel, "old@h", "young@h")
@@ -279,7 +278,7 @@ async def test_q_quits_within_two_seconds_with_the_database_gone(
     from pgcluster_tui.pg.embedded import EmbeddedServer
 
     assert isinstance(private_server, EmbeddedServer)
-    app = PgClusterApp(settings, private_server.dsn, demo=3)
+    app = dashboard(settings, private_server.dsn, demo=3)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
         await wait_until(lambda: len(rows(app)) >= 2, what="demo peers")
@@ -301,7 +300,7 @@ async def test_reconnects_after_a_server_restart(
     from pgcluster_tui.pg.embedded import EmbeddedServer
 
     assert isinstance(private_server, EmbeddedServer)
-    app = PgClusterApp(settings, private_server.dsn)
+    app = dashboard(settings, private_server.dsn)
     async with app.run_test(size=SIZE):
         await connected(app)
         await asyncio.to_thread(private_server.stop_server)
@@ -320,7 +319,7 @@ async def test_ctrl_c_quits_within_two_seconds_with_the_server_hung(
     from pgcluster_tui.pg.embedded import EmbeddedServer
 
     assert isinstance(private_server, EmbeddedServer)
-    app = PgClusterApp(settings, private_server.dsn, demo=3)
+    app = dashboard(settings, private_server.dsn, demo=3)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await connected(app)
@@ -337,13 +336,11 @@ async def test_ctrl_c_quits_within_two_seconds_with_the_server_hung(
 async def test_the_demo_shows_every_kind_of_peer(
     embedded_server: object, channel: str, settings: Settings
 ) -> None:
-    from pgcluster_tui.demo import DemoCluster
     from pgcluster_tui.pg.embedded import EmbeddedServer
 
     assert isinstance(embedded_server, EmbeddedServer)
     dsn = embedded_server.dsn
-    app = PgClusterApp(settings, dsn, demo=8)
-    app.demo = DemoCluster(dsn, channel, 8, interval=0.5)
+    app = dashboard(settings, dsn, demo=8, demo_interval=0.5)
     async with app.run_test(size=SIZE):
         await wait_until(lambda: "twin@10.0.0.40" in app.model, what="the twins")
         await wait_until(lambda: app.model.view("twin@10.0.0.40", app.clock()).duplicate)
@@ -352,25 +349,26 @@ async def test_the_demo_shows_every_kind_of_peer(
         await wait_until(lambda: app.model.state("silent@10.0.0.12") is NodeState.STALE)
         senders = cell(app, "app1@10.0.0.11", "senders")
         assert "demo steady" in senders
+    assert app.demo is not None
     assert all(task.done() for task in app.demo._tasks)
 
 
 async def test_a_flood_is_coalesced_and_keys_answer_at_once(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     batches = 0
-    apply = app.apply
+    show = app.show
 
-    def counting(facts: Sequence[Fact | Notification]) -> None:
+    def counting(update: Update) -> None:
         nonlocal batches
         batches += 1
-        apply(facts)
+        show(update)
 
-    app.apply = counting  # type: ignore[method-assign]
+    app.show = counting  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
-        frames, flood_started = app.frames, time.monotonic()
+        frames, flood_started = app.frames.count, time.monotonic()
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             for _ in range(2):
                 await conn.execute(
@@ -382,7 +380,8 @@ async def test_a_flood_is_coalesced_and_keys_answer_at_once(
         elapsed = time.monotonic() - flood_started
         # Many batches, but redraws are bounded by time: 10 a second plus the 1 Hz tick.
         assert batches > 1
-        assert app.frames - frames <= 11 * elapsed + 3, (app.frames - frames, batches, elapsed)
+        drawn = app.frames.count - frames
+        assert drawn <= 11 * elapsed + 3, (drawn, batches, elapsed)
         started = time.monotonic()
         await pilot.press("p")
         assert "PAUSED" in status(app)
@@ -392,7 +391,7 @@ async def test_a_flood_is_coalesced_and_keys_answer_at_once(
 
 
 async def test_the_password_never_shows(channel: str, settings: Settings) -> None:
-    app = PgClusterApp(settings, "host=127.0.0.1 port=1 user=alice password=hunter2 dbname=db")
+    app = dashboard(settings, "host=127.0.0.1 port=1 user=alice password=hunter2 dbname=db")
     async with app.run_test(size=SIZE):
         await wait_until(lambda: "retry in" in status(app), what="a failed connect")
         assert "alice@127.0.0.1:1/db" in status(app)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from pgcluster_tui.settings import Settings
-from pgcluster_tui.tui.app import PgClusterApp
-from tests.tui.conftest import SIZE
+from tests.tui.conftest import SIZE, dashboard
 from tests.waiting import wait_until
 
 NAME = "a@10.0.0.1"
@@ -15,7 +14,7 @@ NAME = "a@10.0.0.1"
 async def test_plain_beats_wait_for_the_tick_and_joins_draw_at_once(
     dsn: str, channel: str, settings: Settings
 ) -> None:
-    app = PgClusterApp(settings, dsn)
+    app = dashboard(settings, dsn)
     async with (
         app.run_test(size=SIZE),
         await psycopg.AsyncConnection.connect(dsn, autocommit=True) as peer,
@@ -33,11 +32,11 @@ async def test_plain_beats_wait_for_the_tick_and_joins_draw_at_once(
         pid = peer.info.backend_pid
         await wait_until(lambda: app.model.sender(pid) is not None, what="the sender attributed")
         await wait_until(
-            lambda: not app._dirty and "alive" in str(app.table.get_cell(NAME, "state")),
+            lambda: not app.frames.dirty and "alive" in str(app.table.get_cell(NAME, "state")),
             what="the state change drawn",
         )
         await beat()  # a plain beat of a live node from the same backend
-        assert not app._dirty, "a plain beat asks for no immediate frame"
+        assert not app.frames.dirty, "a plain beat asks for no immediate frame"
         await wait_until(
             lambda: str(app.table.get_cell(NAME, "beats")) == "3",
             timeout=3,

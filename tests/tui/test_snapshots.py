@@ -10,10 +10,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from pgcluster_tui.core.events import Notification
-from pgcluster_tui.pg.worker import Fact
+from pgcluster_tui.core.events import Fact
 from pgcluster_tui.tui.app import PgClusterApp
-from tests.tui.replay import NOW, ReplayApp, cluster, make_app, outage
+from tests.tui.replay import NOW, cluster, make_app, next_beat, outage
 from tests.waiting import wait_until
 
 SIZE = (150, 34)
@@ -51,12 +50,11 @@ async def _settle(pilot: Pilot[int]) -> None:
 
 
 def _replaying(
-    *batches: Callable[[], list[Notification | Fact]], press: str = "", next_beat: bool = True
+    *batches: Callable[[], list[Fact]], press: str = ""
 ) -> Callable[[Pilot[int]], Awaitable[None]]:
     async def run_before(pilot: Pilot[int]) -> None:
         app = pilot.app
-        assert isinstance(app, ReplayApp)
-        app.channel_worker.next_beat_at = NOW + 3.2 if next_beat else None
+        assert isinstance(app, PgClusterApp)
         for batch in batches:
             app.replay(batch())
             await _settle(pilot)
@@ -75,22 +73,20 @@ def _replaying(
 
 def test_main_view_with_every_state(snap_compare: SnapCompare) -> None:
     app = make_app()
-    assert snap_compare(app, terminal_size=SIZE, run_before=_replaying(cluster))
+    assert snap_compare(app, terminal_size=SIZE, run_before=_replaying(cluster, next_beat))
     states = {v.state.value for v in app.model.views(NOW)}
     assert states == {"new", "alive", "late", "suspect", "stale"}
 
 
 def test_help_screen(snap_compare: SnapCompare) -> None:
-    run_before = _replaying(cluster, press="question_mark")
+    run_before = _replaying(cluster, next_beat, press="question_mark")
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
 def test_announce_dialog(snap_compare: SnapCompare) -> None:
-    run_before = _replaying(cluster, press="A")
+    run_before = _replaying(cluster, next_beat, press="A")
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
 def test_disconnected_state(snap_compare: SnapCompare) -> None:
-    assert snap_compare(
-        make_app(), terminal_size=SIZE, run_before=_replaying(cluster, outage, next_beat=False)
-    )
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_replaying(cluster, outage))

@@ -8,8 +8,9 @@ import pytest
 
 from pgcluster_tui.core.events import Notification
 from pgcluster_tui.core.membership import NodeView
+from pgcluster_tui.tui.app import PgClusterApp
 from tests.tui.conftest import NODE, SIZE, rows, screen_text
-from tests.tui.replay import NOW, ReplayApp, cluster, make_app
+from tests.tui.replay import NOW, cluster, make_app
 from tests.waiting import wait_until
 
 MANY = 10_000
@@ -21,7 +22,7 @@ def many(count: int = MANY) -> list[Notification]:
     return [Notification(name, 5000, NOW - ago) for ago in (5.0, 0.1) for name in names]
 
 
-def count_views(app: ReplayApp) -> Callable[[], int]:
+def count_views(app: PgClusterApp) -> Callable[[], int]:
     """Count the snapshots the table takes of the model from now on."""
     taken = [0]
     view = app.model.view
@@ -126,6 +127,6 @@ async def test_a_tick_while_the_app_tears_down_does_nothing(widget: str) -> None
         await wait_until(lambda: NODE in rows(app))
         await getattr(app, widget).remove()
         app.tick()
-        app._refresh_pending()
+        app.frames.due()
         app.replay(cluster())
         await pilot.pause()

@@ -13,7 +13,7 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.core.text import visible as literal
 from tests.tui.conftest import NODE, SIZE, cell, make_settings, rows, status
-from tests.tui.replay import NOW, TARGET, ReplayApp, cluster, make_app
+from tests.tui.replay import NOW, TARGET, cluster, make_app, replay_app
 from tests.waiting import wait_until
 
 
@@ -42,7 +42,7 @@ async def test_a_silent_listener_is_loud() -> None:
 
 async def test_the_disconnected_state_freezes_ages_and_counts_down() -> None:
     now = [NOW]
-    app = ReplayApp(make_settings("c"), "", clock=lambda: now[0])
+    app = replay_app(make_settings("c"), clock=lambda: now[0])
     async with app.run_test(size=SIZE):
         app.replay(
             [
@@ -64,7 +64,7 @@ async def test_the_disconnected_state_freezes_ages_and_counts_down() -> None:
 
 
 async def test_the_log_is_bounded_and_follows_unless_scrolled_up() -> None:
-    app = ReplayApp(make_settings("c", log_size=10), "", clock=lambda: NOW)
+    app = replay_app(make_settings("c", log_size=10))
     async with app.run_test(size=SIZE) as pilot:
         app.replay([Notification(f"n{i}@h", i, NOW) for i in range(40)])
         await wait_until(lambda: len(rows(app)) == 40)

@@ -14,9 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.core.format import GLYPHS
 from pgcluster_tui.core.membership import Thresholds
 from pgcluster_tui.core.text import visible
-from pgcluster_tui.tui.widgets.node_table import GLYPHS
 
 
 def state_meanings(t: Thresholds) -> list[tuple[NodeState, str]]:

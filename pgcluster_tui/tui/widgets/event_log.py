@@ -18,23 +18,28 @@ from pgcluster_tui.core.events import (
     DuplicateNameDetected,
     Event,
     HeartbeatSent,
+    HeartbeatToggled,
     JunkReceived,
     JunkSuppressed,
     ListenerHealthy,
     ListenerSilent,
+    NameClaimedByOther,
+    NamingMismatch,
     NodeEvicted,
     NodeForgotten,
     NodeJoined,
     NodeRecovered,
     NodeReincarnated,
+    NodesNotTracked,
     NodeState,
     NodeStateChanged,
     NotificationsDropped,
-    RetryScheduled,
+    SenderChurning,
     SendFailed,
+    StallDetected,
 )
+from pgcluster_tui.core.format import clock_time, format_age
 from pgcluster_tui.core.text import visible
-from pgcluster_tui.tui.widgets.node_table import clock_time, format_age
 
 BURST_LINES = 200
 """At most this many lines are written for one batch of events."""
@@ -78,8 +83,6 @@ def describe(event: Event) -> tuple[str, str] | None:
             return "connection", f"connected  {visible(target)}, PostgreSQL {visible(version)}"
         case Disconnected(reason=reason):
             return "problem", f"disconnected: {visible(reason)}"
-        case RetryScheduled(delay=delay, attempt=attempt):
-            return "connection", f"retry      in {delay:.1f}s (attempt {attempt})"
         case HeartbeatSent(node=node, manual=True):
             return "connection", f"announced  {visible(node)}"
         case SendFailed(node=node, reason=reason):
@@ -95,6 +98,29 @@ def describe(event: Event) -> tuple[str, str] | None:
             )
         case ListenerHealthy(rtt_ms=rtt):
             return "recovered", f"listener receives again (probe {rtt:.1f} ms)"
+        case SenderChurning(node=node, sessions=sessions):
+            return "incarnation", (
+                f"churning   {visible(node)} opens a new session for every beat "
+                f"({sessions} sessions so far; not a restart)"
+            )
+        case NameClaimedByOther(node=node, pid=pid):
+            return "duplicate", f"OUR NAME   {visible(node)} is also sent by pid {pid}"
+        case NamingMismatch(node=node, ours=ours):
+            return "problem", (
+                f"naming     {visible(node)} and our {visible(ours)} differ in short/long names: "
+                "such nodes never connect to each other"
+            )
+        case StallDetected(stalled_for=gap):
+            return (
+                "problem",
+                f"stalled    this process did not run for {format_age(gap)}; ages held",
+            )
+        case NodesNotTracked(count=count, total=total):
+            return "problem", (
+                f"node cap   {count} new names not tracked ({total} in all): raise max_nodes"
+            )
+        case HeartbeatToggled():
+            return None
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -18,18 +17,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgcluster_tui.core.events import NodeState, SenderAttributed
+from pgcluster_tui.core.format import GLYPHS, clock_time, format_age
 from pgcluster_tui.core.membership import BEAT_ORDERS, SORT_ORDERS, Membership, NodeView
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.tui.text import plain
-
-GLYPHS = {
-    NodeState.NEW: "◇",
-    NodeState.ALIVE: "●",
-    NodeState.LATE: "◔",
-    NodeState.SUSPECT: "◑",
-    NodeState.STALE: "✕",
-}
-"""A glyph per state, so state never rests on colour alone."""
 
 BAR_CELLS = 7
 
@@ -64,23 +55,6 @@ _STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "ph
 """Columns that change only when something happens (not merely as time passes)."""
 
 SenderLookup = Callable[[int], SenderAttributed | None]
-
-
-def format_age(seconds: float) -> str:
-    """A short age: 4.2s, 3m05s, 2h10m, 3d04h."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
-
-
-def clock_time(epoch: float) -> str:
-    """Local wall-clock time of day, HH:MM:SS."""
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
 def column_at(x: int) -> str | None:

@@ -5,49 +5,28 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
 from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.core.format import GLYPHS
+from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.text import visible
-from pgcluster_tui.tui.widgets.node_table import GLYPHS
 
 QUEUE_LOUD = 0.05
 """Queue usage above which the status line shouts: a stuck listener is filling it."""
-
-Phase = Literal["connecting", "connected", "disconnected", "stopped"]
-
-
-@dataclass(slots=True)
-class Link:
-    """What we know about our own connection, assembled from the worker's events."""
-
-    phase: Phase = "connecting"
-    target: str = ""
-    server_version: str = ""
-    user: str = ""
-    reason: str = ""
-    attempt: int = 0
-    retry_at: float | None = None
-    rtt_ms: float | None = None
-    listener_silent: bool = False
-    queue_usage: float | None = None
-    reconnects: int = 0
-    connected_before: bool = False
 
 
 @dataclass(slots=True)
 class Status:
     """Everything the status line shows, at one instant."""
 
-    link: Link
+    link: LinkState
     channel: str
     node: str
-    heartbeat: bool
-    next_beat_at: float | None
     now: float
     counts: Counter[NodeState] = field(default_factory=Counter)
     paused: bool = False
@@ -55,6 +34,7 @@ class Status:
     sort_label: str = "state"
     reverse: bool = False
     embedded: bool = False
+    failure: str | None = None
 
 
 def countdown(at: float, now: float) -> str:
@@ -105,6 +85,9 @@ class StatusLine(Static):
             text.append(where)
             if link.attempt > 1:
                 text.append(f" (attempt {link.attempt})", style=dim)
+        elif s.failure is not None:
+            text.append("✕ stopped: ", style=bad)
+            text.append(visible(s.failure), style=bad)
         elif link.phase == "stopped":
             text.append("○ stopped", style=dim)
         else:
@@ -121,10 +104,10 @@ class StatusLine(Static):
         text.append(visible(s.channel))
         text.append(" · node ", style=dim)
         text.append(visible(s.node))
-        if s.heartbeat:
+        if link.heartbeat:
             text.append(" heartbeating", style=ok)
-            if s.next_beat_at is not None and link.phase == "connected":
-                text.append(f", next in {countdown(s.next_beat_at, s.now)}")
+            if link.next_beat_at is not None and link.phase == "connected":
+                text.append(f", next in {countdown(link.next_beat_at, s.now)}")
         else:
             text.append(" observing", style=dim)
         text.append("\n")
