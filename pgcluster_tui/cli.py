@@ -157,7 +157,7 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     if args.command == "check" and args.expect < 0:
         return _fail("--expect takes a number >= 0", err)
     if args.command is None:
-        from pgcluster_tui.tui.app import binding_ids
+        from pgcluster_tui.tui.keys import binding_ids
 
         unknown = sorted(set(settings.keys) - binding_ids())
         if unknown:
@@ -202,7 +202,7 @@ def _run(
 
     command = args.command
     if command is None:
-        from pgcluster_tui.tui.app import run_dashboard
+        from pgcluster_tui.tui.run import run_dashboard
 
         return run_dashboard(
             settings, conninfo, demo=args.demo, embedded_dsn=embedded_dsn, on_start=_exit_gracefully

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pgcluster_tui.core.events import SenderAttributed, iso
-from pgcluster_tui.core.membership import NodeView
+from pgcluster_tui.core.membership import Membership, NodeView
 
 SenderOf = Callable[[int], SenderAttributed | None]
 
@@ -65,10 +66,16 @@ def node_json(view: NodeView, sender_of: SenderOf) -> dict[str, Any]:
     }
 
 
+def export_rows(model: Membership, names: Iterable[str], now: float) -> list[dict[str, Any]]:
+    """The named nodes still tracked, in order, as `nodes --json` rows."""
+    return [node_json(model.view(name, now), model.sender) for name in names if name in model]
+
+
 def write_export(
-    rows: Sequence[dict[str, Any]], directory: Path, stamp: str, header: dict[str, Any]
+    rows: Sequence[dict[str, Any]], directory: Path, now: float, header: dict[str, Any]
 ) -> tuple[Path, Path]:
-    """Write rows as `pgcluster-nodes-<stamp>.json` and `.csv` in `directory`; return both."""
+    """Write rows as `pgcluster-nodes-<local time>.json` and `.csv` in `directory`."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / f"pgcluster-nodes-{stamp}"
     suffix = 1

@@ -4,60 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Footer, Input
 
 from pgcluster_tui.core.events import (
-    BackendsChecked,
     Event,
     Fact,
-    HeartbeatSent,
-    NameClaimedByOther,
     NodeState,
-    ProbeMeasured,
-    QueueUsageMeasured,
-    RetryScheduled,
-    SenderAttributed,
     iso,
 )
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership
 from pgcluster_tui.core.monitor import Monitor, Update
 from pgcluster_tui.core.protocol import ProtocolError
-from pgcluster_tui.core.text import visible
 from pgcluster_tui.demo import DemoCluster
-from pgcluster_tui.export import node_json, write_export
+from pgcluster_tui.export import export_rows, write_export
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.alerts import Alerts
 from pgcluster_tui.tui.frames import Frames
+from pgcluster_tui.tui.keys import BINDINGS, COMMANDS_HELP, dashboard_bindings, key_help
 from pgcluster_tui.tui.messages import ChannelClosed
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.widgets.event_log import EventLog
-from pgcluster_tui.tui.widgets.node_table import SORT_LABELS, NodeTable
-from pgcluster_tui.tui.widgets.status_line import QUEUE_LOUD, Status, StatusLine
-from pgcluster_tui.wiring import new_monitor
-
-STATUS_ONLY = (
-    ProbeMeasured,
-    QueueUsageMeasured,
-    HeartbeatSent,
-    RetryScheduled,
-    SenderAttributed,
-    BackendsChecked,
-)
-"""Events that change only the status line (or nothing shown), not the table."""
+from pgcluster_tui.tui.widgets.filter_bar import FilterBar
+from pgcluster_tui.tui.widgets.node_cells import SORT_LABELS
+from pgcluster_tui.tui.widgets.node_table import NodeTable
+from pgcluster_tui.tui.widgets.status_line import STATUS_ONLY, Status, StatusLine
 
 QUIT_GRACE = 1.2
 """Seconds the worker and the demo get to stop on quit (the whole quit stays under 2 s)."""
@@ -70,39 +53,7 @@ class PgClusterApp(App[int]):
     TITLE = "pgcluster-tui"
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "announce", "Announce", id="announce", tooltip="Send our node name now"),
-        Binding("A", "announce_as", "Announce as…", id="announce_as"),
-        Binding("f,delete", "forget", "Forget", id="forget"),
-        Binding("F", "forget_stale", "Forget stale", show=False, id="forget_stale"),
-        Binding("h", "toggle_heartbeat", "Heartbeat", id="heartbeat"),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
-        Binding("s", "sort", "Sort", id="sort"),
-        Binding("S", "reverse", "Reverse", show=False, id="reverse"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("c", "clear_log", "Clear log", show=False, id="clear_log"),
-        Binding("e", "export", "Export", id="export"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_now"),
-    ]
-
-    COMMANDS_HELP: ClassVar[dict[str, str]] = {
-        "announce": "Send our node name on the channel once, now",
-        "announce_as": "Send any valid node name once (every node will try to connect to it)",
-        "forget": "Remove the selected node until it beats again",
-        "forget_stale": "Remove every stale node",
-        "toggle_heartbeat": "Switch between observing and heartbeating as a peer",
-        "filter": "Show only nodes whose name or state matches",
-        "clear_filter": "Show every node again",
-        "sort": "Sort by the next column",
-        "reverse": "Reverse the sort order",
-        "pause": "Freeze the view (data keeps flowing in) or resume it",
-        "clear_log": "Remove every line from the event log",
-        "export": "Write the table as shown (filter and order) to JSON and CSV",
-        "help": "Show the keys and what each state means",
-    }
+    BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
 
     def __init__(
         self,
@@ -124,18 +75,14 @@ class PgClusterApp(App[int]):
         self.events_log = EventLog(settings.log_size, id="events")
         self.events_log.border_title = "Events"
         self.status_line = StatusLine(id="status")
-        self.filter_input = Input(
-            placeholder="words in the name, or a state: late, stale…", id="filter"
-        )
-        self.filter_bar = Horizontal(
-            Label("Filter", id="filter-label"), self.filter_input, id="filter-bar"
-        )
+        self.filter_bar = FilterBar()
         self.paused = False
         self.frames = Frames(self, self._redraw_facts, self._redraw_status)
         self._abilities: tuple[object, ...] = ()
         self._stopped = False
         self._exported = 0
         self._channel_error: str | None = None
+        self.alerts = Alerts()
 
     @property
     def model(self) -> Membership:
@@ -203,29 +150,8 @@ class PgClusterApp(App[int]):
         self.show(Update(self.monitor.tick(), ticked=True))
 
     def _speak_up(self, events: Sequence[Event]) -> None:
-        for event in events:
-            if isinstance(event, QueueUsageMeasured) and event.usage > QUEUE_LOUD:
-                if not self._queue_loud:
-                    self._queue_loud = True
-                    self.notify(
-                        f"The server's notification queue is {event.usage:.1%} full: a listener "
-                        "somewhere is not reading. When it fills, every NOTIFY fails.",
-                        title="Notification queue",
-                        severity="warning",
-                        markup=False,
-                    )
-            elif isinstance(event, QueueUsageMeasured):
-                self._queue_loud = False
-            elif isinstance(event, NameClaimedByOther):
-                self.notify(
-                    f"Backend pid {event.pid} sends our own node name {visible(event.node)}: "
-                    "two processes now claim it, and every node will connect to either.",
-                    title="Our name is taken",
-                    severity="error",
-                    markup=False,
-                )
-
-    _queue_loud = False
+        for alert in self.alerts.raised(events):
+            self.notify(alert.message, title=alert.title, severity=alert.severity, markup=False)
 
     def on_channel_closed(self, message: ChannelClosed) -> None:
         if self._torn_down():
@@ -267,7 +193,7 @@ class PgClusterApp(App[int]):
                 now=now,
                 counts=self.model.counts(),
                 paused=self.paused,
-                filter_text=self.filter_input.value,
+                filter_text=self.filter_bar.value,
                 sort_label=SORT_LABELS[table.sort_by],
                 reverse=table.reverse,
                 embedded=self.embedded,
@@ -280,7 +206,7 @@ class PgClusterApp(App[int]):
             self.link.phase,
             self.table.selected_name is not None,
             self.model.counts()[NodeState.STALE] > 0,
-            bool(self.table.filter_words) or self._filter_shown(),
+            bool(self.table.filter_words) or self.filter_bar.shown,
             self.paused,
         )
         if abilities != self._abilities:
@@ -310,7 +236,7 @@ class PgClusterApp(App[int]):
         if action == "forget_stale":
             return True if self.model.counts()[NodeState.STALE] else None
         if action == "clear_filter":
-            return bool(self.table.filter_words) or self._filter_shown()
+            return bool(self.table.filter_words) or self.filter_bar.shown
         return True
 
     # Actions
@@ -361,15 +287,12 @@ class PgClusterApp(App[int]):
 
     def action_filter(self) -> None:
         """Show the filter field and focus it."""
-        self.filter_bar.add_class("-shown")
-        self.filter_input.focus()
+        self.filter_bar.open()
         self._refresh_abilities()
 
     def action_clear_filter(self) -> None:
         """Clear and hide the filter."""
-        field = self.filter_input
-        field.value = ""
-        self.filter_bar.remove_class("-shown")
+        self.filter_bar.close()
         self.table.set_filter("")
         self.table.focus()
         self._redraw_now()
@@ -382,9 +305,6 @@ class PgClusterApp(App[int]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.table.focus()
-
-    def _filter_shown(self) -> bool:
-        return self.filter_bar.has_class("-shown")
 
     def action_sort(self) -> None:
         """Sort by the next column."""
@@ -434,49 +354,30 @@ class PgClusterApp(App[int]):
 
     def export_rows(self) -> list[dict[str, Any]]:
         """The table as shown (filter and order), one dict per node, as `nodes --json` has it."""
-        model, now = self.model, self.table.now
-        shown = [name for name in self.table.order if name in model]
-        return [node_json(model.view(name, now), model.sender) for name in shown]
+        return export_rows(self.model, self.table.order, self.table.now)
 
     def export(self, directory: Path) -> tuple[Path, Path]:
         """Write the shown table as `pgcluster-nodes-<time>.json` and `.csv`; return both."""
         rows = self.export_rows()
         self._exported = len(rows)
         now = self.clock()
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
         header = {"exported_at": iso(now), "channel": self.settings.channel}
-        return write_export(rows, directory, stamp, {**header, "node": self.settings.node})
+        return write_export(rows, directory, now, {**header, "node": self.settings.node})
 
     # Keys, help and the command palette
 
-    def _dashboard_bindings(self) -> Iterable[Binding]:
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.id != "quit_now":
-                yield binding
-
     def key_help(self) -> list[tuple[str, str]]:
         """(keys as bound now, description) for every dashboard key."""
-        remaps = self.settings.keys
-        out: list[tuple[str, str]] = []
-        for binding in self._dashboard_bindings():
-            keys = remaps.get(binding.id or "", binding.key)
-            shown = ", ".join(
-                self.get_key_display(dataclasses.replace(binding, key=key.strip()))
-                for key in keys.split(",")
-            )
-            if binding.id == "quit":
-                shown += ", ctrl+c"
-            out.append((shown, self.COMMANDS_HELP.get(binding.action, binding.description)))
-        return out
+        return key_help(self.settings.keys, self.get_key_display)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self._dashboard_bindings():
+        for binding in dashboard_bindings():
             if binding.action == "quit" or self.check_action(binding.action, ()) is not True:
                 continue
             yield SystemCommand(
                 binding.description,
-                self.COMMANDS_HELP.get(binding.action, binding.description),
+                COMMANDS_HELP.get(binding.action, binding.description),
                 partial(self.run_action, binding.action),
             )
 
@@ -495,27 +396,3 @@ class PgClusterApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.shutdown()
-
-
-def binding_ids() -> set[str]:
-    """The ids `settings.keys` may remap."""
-    return {b.id for b in PgClusterApp.BINDINGS if isinstance(b, Binding) and b.id}
-
-
-def run_dashboard(
-    settings: Settings,
-    conninfo: str,
-    demo: int = 0,
-    embedded_dsn: str | None = None,
-    *,
-    on_start: Callable[[PgClusterApp], None] | None = None,
-) -> int:
-    """Run the dashboard until the user quits; return the exit code."""
-    peers = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
-    app = PgClusterApp(
-        settings, new_monitor(settings, conninfo), demo=peers, embedded_dsn=embedded_dsn
-    )
-    if on_start is not None:
-        on_start(app)
-    app.run()
-    return app.return_code or 0

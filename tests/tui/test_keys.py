@@ -13,6 +13,7 @@ import psycopg
 from pgcluster_tui.core.events import NodeState
 from pgcluster_tui.core.monitor import Update
 from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.keys import COMMANDS_HELP
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from tests.tui.conftest import (
@@ -235,7 +236,7 @@ async def test_keys_follow_the_keymap_in_settings(dsn: str, channel: str, tmp_pa
         await pilot.press("a")
         await pilot.press("n")
         await wait_until(lambda: listener.payloads == [NODE], what="the remapped announce")
-        assert ("n", app.COMMANDS_HELP["announce"]) in app.key_help()
+        assert ("n", COMMANDS_HELP["announce"]) in app.key_help()
 
 
 async def test_keys_are_greyed_and_offered_in_the_palette(

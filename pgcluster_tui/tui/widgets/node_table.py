@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -16,55 +15,19 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from pgcluster_tui.core.events import NodeState, SenderAttributed
-from pgcluster_tui.core.format import GLYPHS, clock_time, format_age
 from pgcluster_tui.core.membership import BEAT_ORDERS, SORT_ORDERS, Membership, NodeView
-from pgcluster_tui.core.text import visible
-from pgcluster_tui.tui.text import plain
-
-BAR_CELLS = 7
-
-SORT_LABELS = {
-    "state": "state",
-    "name": "name",
-    "age": "age",
-    "beats": "beats",
-    "interval": "interval",
-    "first": "joined",
-    "since": "state since",
-}
-"""How the status line names each sort order; `s` cycles through them in this order."""
-
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("state", "State", 9),
-    ("name", "Node", 20),
-    ("age", "Heartbeat age", 14),
-    ("beats", "Beats", 5),
-    ("interval", "Interval", 10),
-    ("phi", "φ", 4),
-    ("senders", "Sender pid addr app", 20),
-    ("first", "Joined", 8),
-    ("since", "Since", 8),
+from pgcluster_tui.tui.widgets.node_cells import (
+    COLUMNS,
+    SORT_LABELS,
+    STEADY,
+    TABLE_WIDTH,
+    Cells,
+    SenderLookup,
+    column_at,
+    sender_details,
 )
-"""Column key, header and content width; each cell has one space of padding on either side."""
 
-COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
-TABLE_WIDTH = sum(width + 2 for _, _, width in COLUMNS)
 _PAD = Segment(" ")
-_STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi"))
-"""Columns that change only when something happens (not merely as time passes)."""
-
-SenderLookup = Callable[[int], SenderAttributed | None]
-
-
-def column_at(x: int) -> str | None:
-    """The column under table offset x, if any."""
-    right = 0
-    for key, _, width in COLUMNS:
-        right += width + 2
-        if x < right:
-            return key
-    return None
 
 
 def _line(segments: list[Segment], style: Style, width: int) -> Strip:
@@ -143,6 +106,7 @@ class NodeTable(ScrollView, can_focus=True):
         self._index: dict[str, int] | None = None
         self._rows: dict[str, _Row] = {}
         self._styles: dict[str, Style] = {}
+        self._cells = Cells(self._style)
         self._header: dict[tuple[int, str, bool], Strip] = {}
         self.virtual_size = Size(TABLE_WIDTH, 1)
 
@@ -227,16 +191,16 @@ class NodeTable(ScrollView, can_focus=True):
 
     def _update(self, row: _Row, view: NodeView, senders: SenderLookup, ages: bool) -> bool:
         """Redraw the cells whose key changed; return whether any did."""
-        details = self._details(view.pids, senders)
-        keys = self._keys(view, details)
+        details = sender_details(view.pids, senders)
+        keys = self._cells.keys(view, details)
         if keys == row.keys:
             return False
-        if not ages and all(keys[i] == row.keys[i] for i in _STEADY):
+        if not ages and all(keys[i] == row.keys[i] for i in STEADY):
             return False
         row.view = view
         for index, (column, _, width) in enumerate(COLUMNS):
             if keys[index] != row.keys[index]:
-                row.cells[index] = self._segments(self._cell(column, view, details), width)
+                row.cells[index] = self._segments(self._cells.cell(column, view, details), width)
         row.keys = keys
         row.strips.clear()
         return True
@@ -398,8 +362,8 @@ class NodeTable(ScrollView, can_focus=True):
         if row is None:
             raise KeyError(name)
         assert self.model is not None
-        details = self._details(row.view.pids, self.model.sender)
-        return self._cell(column, row.view, details)
+        details = sender_details(row.view.pids, self.model.sender)
+        return self._cells.cell(column, row.view, details)
 
     # Cells
 
@@ -422,82 +386,3 @@ class NodeTable(ScrollView, can_focus=True):
             style = text.style if isinstance(text.style, Style) else Style.parse(text.style)
             return [_PAD, Segment(text.plain, style), _PAD]
         return [_PAD, *text.render(self.app.console), _PAD]
-
-    @staticmethod
-    def _zone(v: NodeView) -> NodeState:
-        if v.age > v.stale_after:
-            return NodeState.STALE
-        if v.age > v.suspect_after:
-            return NodeState.SUSPECT
-        if v.age > v.late_after:
-            return NodeState.LATE
-        return NodeState.ALIVE
-
-    @staticmethod
-    def _filled(v: NodeView) -> int:
-        return min(BAR_CELLS, round(v.age / v.stale_after * BAR_CELLS)) if v.stale_after else 0
-
-    @staticmethod
-    def _details(pids: Sequence[int], senders: SenderLookup) -> tuple[str, ...]:
-        details: list[str] = []
-        for pid in pids:
-            who = senders(pid)
-            if who is not None:
-                detail = " ".join(part for part in (who.client_addr, who.application_name) if part)
-                if detail and detail not in details:
-                    details.append(detail)
-        return tuple(details)
-
-    def _keys(self, v: NodeView, details: tuple[str, ...]) -> list[object]:
-        """What each cell shows, cheaply, in column order: a cell is redrawn if its key changes."""
-        return [
-            v.state,
-            (v.name, v.is_self),
-            (format_age(v.age), self._zone(v), self._filled(v)),
-            v.beats,
-            (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
-            f"{min(v.phi, 99.9):.1f}",
-            (v.pids, details, v.duplicate),
-            int(v.first_seen),
-            int(v.state_since),
-        ]
-
-    def _cell(self, column: str, v: NodeView, details: tuple[str, ...]) -> Text:
-        dim = self._style("dim")
-        if column == "state":
-            return Text(f"{GLYPHS[v.state]} {v.state.value}", style=self._style(v.state.value))
-        if column == "name":
-            if v.is_self:
-                name = Text("★ ", style=self._style("self"))
-                name.append(plain(v.name, style=self._style("self")))
-                return name
-            return plain(v.name)
-        if column == "age":
-            filled = self._filled(v)
-            bar = Text(no_wrap=True)
-            bar.append("█" * filled, style=Style(color=self._style(self._zone(v).value).color))
-            bar.append("░" * (BAR_CELLS - filled), style=self._style("bar-empty"))
-            bar.append(f" {format_age(v.age):>6}")
-            return bar
-        if column == "beats":
-            return Text(str(v.beats), justify="right")
-        if column == "interval":
-            interval = Text(f"{v.interval:.1f}s", no_wrap=True)
-            if v.interval_estimated:
-                interval.append(f" ±{v.jitter:.2f}", style=dim)
-            else:
-                interval.append(" (cfg)", style=dim)
-            return interval
-        if column == "phi":
-            return Text(f"{min(v.phi, 99.9):.1f}", justify="right")
-        if column == "senders":
-            text = Text(no_wrap=True, overflow="ellipsis")
-            if v.duplicate:
-                text.append("DUP ", style=self._style("duplicate"))
-            text.append(", ".join(map(str, v.pids)))
-            if details:
-                text.append(" " + visible("; ".join(details)), style=dim)
-            return text
-        if column == "first":
-            return Text(clock_time(v.first_seen), style=dim)
-        return Text(clock_time(v.state_since), style=dim)

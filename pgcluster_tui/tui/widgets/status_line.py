@@ -11,13 +11,29 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.core.events import (
+    BackendsChecked,
+    HeartbeatSent,
+    NodeState,
+    ProbeMeasured,
+    QueueUsageMeasured,
+    RetryScheduled,
+    SenderAttributed,
+)
 from pgcluster_tui.core.format import GLYPHS
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.text import visible
+from pgcluster_tui.tui.alerts import QUEUE_LOUD
 
-QUEUE_LOUD = 0.05
-"""Queue usage above which the status line shouts: a stuck listener is filling it."""
+STATUS_ONLY = (
+    ProbeMeasured,
+    QueueUsageMeasured,
+    HeartbeatSent,
+    RetryScheduled,
+    SenderAttributed,
+    BackendsChecked,
+)
+"""Events that change only the status line (or nothing shown), not the table."""
 
 
 @dataclass(slots=True)

@@ -1,0 +1,68 @@
+"""The dashboard's keys: every one a Binding with a stable id, a description and a help line."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+
+from textual.binding import Binding
+
+BINDINGS: tuple[Binding, ...] = (
+    Binding("a", "announce", "Announce", id="announce", tooltip="Send our node name now"),
+    Binding("A", "announce_as", "Announce as…", id="announce_as"),
+    Binding("f,delete", "forget", "Forget", id="forget"),
+    Binding("F", "forget_stale", "Forget stale", show=False, id="forget_stale"),
+    Binding("h", "toggle_heartbeat", "Heartbeat", id="heartbeat"),
+    Binding("slash", "filter", "Filter", id="filter"),
+    Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
+    Binding("s", "sort", "Sort", id="sort"),
+    Binding("S", "reverse", "Reverse", show=False, id="reverse"),
+    Binding("p", "pause", "Pause", id="pause"),
+    Binding("c", "clear_log", "Clear log", show=False, id="clear_log"),
+    Binding("e", "export", "Export", id="export"),
+    Binding("question_mark", "help", "Help", id="help"),
+    Binding("q", "quit", "Quit", id="quit"),
+    Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_now"),
+)
+"""Every key of the dashboard, in the order the footer and the help show them."""
+
+COMMANDS_HELP: dict[str, str] = {
+    "announce": "Send our node name on the channel once, now",
+    "announce_as": "Send any valid node name once (every node will try to connect to it)",
+    "forget": "Remove the selected node until it beats again",
+    "forget_stale": "Remove every stale node",
+    "toggle_heartbeat": "Switch between observing and heartbeating as a peer",
+    "filter": "Show only nodes whose name or state matches",
+    "clear_filter": "Show every node again",
+    "sort": "Sort by the next column",
+    "reverse": "Reverse the sort order",
+    "pause": "Freeze the view (data keeps flowing in) or resume it",
+    "clear_log": "Remove every line from the event log",
+    "export": "Write the table as shown (filter and order) to JSON and CSV",
+    "help": "Show the keys and what each state means",
+}
+"""What each action does, for the help screen and the command palette."""
+
+
+def dashboard_bindings() -> Iterable[Binding]:
+    """The bindings a user sees and may remap (not the hidden ctrl+c twin of quit)."""
+    return (binding for binding in BINDINGS if binding.id != "quit_now")
+
+
+def binding_ids() -> set[str]:
+    """The ids `settings.keys` may remap."""
+    return {binding.id for binding in BINDINGS if binding.id}
+
+
+def key_help(remaps: Mapping[str, str], display: Callable[[Binding], str]) -> list[tuple[str, str]]:
+    """(keys as bound now, description) for every dashboard key."""
+    out: list[tuple[str, str]] = []
+    for binding in dashboard_bindings():
+        keys = remaps.get(binding.id or "", binding.key)
+        shown = ", ".join(
+            display(dataclasses.replace(binding, key=key.strip())) for key in keys.split(",")
+        )
+        if binding.id == "quit":
+            shown += ", ctrl+c"
+        out.append((shown, COMMANDS_HELP.get(binding.action, binding.description)))
+    return out

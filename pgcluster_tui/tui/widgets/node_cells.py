@@ -1,0 +1,144 @@
+"""What each cell of the node table shows: its text, and a cheap key that says when it changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.style import Style
+from rich.text import Text
+
+from pgcluster_tui.core.events import NodeState, SenderAttributed
+from pgcluster_tui.core.format import GLYPHS, clock_time, format_age
+from pgcluster_tui.core.membership import NodeView
+from pgcluster_tui.core.text import visible
+from pgcluster_tui.tui.text import plain
+
+BAR_CELLS = 7
+
+SORT_LABELS = {
+    "state": "state",
+    "name": "name",
+    "age": "age",
+    "beats": "beats",
+    "interval": "interval",
+    "first": "joined",
+    "since": "state since",
+}
+"""How the status line names each sort order; `s` cycles through them in this order."""
+
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("state", "State", 9),
+    ("name", "Node", 20),
+    ("age", "Heartbeat age", 14),
+    ("beats", "Beats", 5),
+    ("interval", "Interval", 10),
+    ("phi", "φ", 4),
+    ("senders", "Sender pid addr app", 20),
+    ("first", "Joined", 8),
+    ("since", "Since", 8),
+)
+"""Column key, header and content width; each cell has one space of padding on either side."""
+
+COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
+TABLE_WIDTH = sum(width + 2 for _, _, width in COLUMNS)
+STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi"))
+"""Columns that change only when something happens (not merely as time passes)."""
+
+
+def column_at(x: int) -> str | None:
+    """The column under table offset x, if any."""
+    right = 0
+    for key, _, width in COLUMNS:
+        right += width + 2
+        if x < right:
+            return key
+    return None
+
+
+SenderLookup = Callable[[int], SenderAttributed | None]
+
+
+def sender_details(pids: Sequence[int], senders: SenderLookup) -> tuple[str, ...]:
+    details: list[str] = []
+    for pid in pids:
+        who = senders(pid)
+        if who is not None:
+            detail = " ".join(part for part in (who.client_addr, who.application_name) if part)
+            if detail and detail not in details:
+                details.append(detail)
+    return tuple(details)
+
+
+class Cells:
+    """Draws cells with the table's component styles."""
+
+    def __init__(self, style: Callable[[str], Style]) -> None:
+        self._style = style
+
+    @staticmethod
+    def zone(v: NodeView) -> NodeState:
+        if v.age > v.stale_after:
+            return NodeState.STALE
+        if v.age > v.suspect_after:
+            return NodeState.SUSPECT
+        if v.age > v.late_after:
+            return NodeState.LATE
+        return NodeState.ALIVE
+
+    @staticmethod
+    def filled(v: NodeView) -> int:
+        return min(BAR_CELLS, round(v.age / v.stale_after * BAR_CELLS)) if v.stale_after else 0
+
+    def keys(self, v: NodeView, details: tuple[str, ...]) -> list[object]:
+        """What each cell shows, cheaply, in column order: a cell is redrawn if its key changes."""
+        return [
+            v.state,
+            (v.name, v.is_self),
+            (format_age(v.age), self.zone(v), self.filled(v)),
+            v.beats,
+            (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
+            f"{min(v.phi, 99.9):.1f}",
+            (v.pids, details, v.duplicate),
+            int(v.first_seen),
+            int(v.state_since),
+        ]
+
+    def cell(self, column: str, v: NodeView, details: tuple[str, ...]) -> Text:
+        dim = self._style("dim")
+        if column == "state":
+            return Text(f"{GLYPHS[v.state]} {v.state.value}", style=self._style(v.state.value))
+        if column == "name":
+            if v.is_self:
+                name = Text("★ ", style=self._style("self"))
+                name.append(plain(v.name, style=self._style("self")))
+                return name
+            return plain(v.name)
+        if column == "age":
+            filled = self.filled(v)
+            bar = Text(no_wrap=True)
+            bar.append("█" * filled, style=Style(color=self._style(self.zone(v).value).color))
+            bar.append("░" * (BAR_CELLS - filled), style=self._style("bar-empty"))
+            bar.append(f" {format_age(v.age):>6}")
+            return bar
+        if column == "beats":
+            return Text(str(v.beats), justify="right")
+        if column == "interval":
+            interval = Text(f"{v.interval:.1f}s", no_wrap=True)
+            if v.interval_estimated:
+                interval.append(f" ±{v.jitter:.2f}", style=dim)
+            else:
+                interval.append(" (cfg)", style=dim)
+            return interval
+        if column == "phi":
+            return Text(f"{min(v.phi, 99.9):.1f}", justify="right")
+        if column == "senders":
+            text = Text(no_wrap=True, overflow="ellipsis")
+            if v.duplicate:
+                text.append("DUP ", style=self._style("duplicate"))
+            text.append(", ".join(map(str, v.pids)))
+            if details:
+                text.append(" " + visible("; ".join(details)), style=dim)
+            return text
+        if column == "first":
+            return Text(clock_time(v.first_seen), style=dim)
+        return Text(clock_time(v.state_since), style=dim)
