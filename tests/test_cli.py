@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import psycopg
 import pytest
@@ -93,11 +93,19 @@ class LineReader:
         self._queue: queue.Queue[str] = queue.Queue()
         assert process.stdout is not None
         stdout = process.stdout
-        threading.Thread(target=self._pump, args=(stdout,), daemon=True).start()
+        self._thread = threading.Thread(target=self._pump, args=(stdout,), daemon=True)
+        self._thread.start()
 
     def _pump(self, stdout: TextIO) -> None:
         for line in stdout:
             self._queue.put(line)
+
+    def drain(self, timeout: float = 5) -> list[str]:
+        """Every line read, once the process closed its output."""
+        self._thread.join(timeout)
+        while not self._queue.empty():
+            self.lines.append(self._queue.get())
+        return self.lines
 
     def until(self, predicate: str, timeout: float = 15) -> str:
         """Return the first line (from now on) containing `predicate`."""
@@ -120,6 +128,14 @@ def test_channel_derives_from_cookie_without_showing_it() -> None:
     assert "26 of 63" in result.stdout
     assert "NOTIFY \"my_random__123_long_cookie\", 'app@host'" in result.stdout
     assert "my-random-#123" not in result.stdout
+
+
+def test_a_non_ascii_cookie_is_called_out() -> None:
+    result = run("channel", "--cookie", "café", "--node", "app@host")
+    assert result.returncode == 0
+    assert "caf__" in result.stdout
+    assert "set channel_name on every node" in result.stdout
+    assert "set channel_name on every node" in result.stderr
 
 
 def test_channel_from_release_cookie_environment() -> None:
@@ -293,46 +309,68 @@ def test_check_exit_codes(dsn: str, channel: str) -> None:
     assert short.stdout.startswith("FAIL: 2 alive of 3")
 
 
+def own_app_name() -> str:
+    """An application_name no other test or process uses, to find this test's sessions."""
+    return f"pgcluster-tui-test-{os.getpid()}-{time.monotonic_ns()}"
+
+
+def started_listening(conn: psycopg.Connection[Any], app_name: str) -> bool:
+    """Whether our subprocess's listener session has run its LISTEN."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = %s AND query LIKE 'LISTEN %%'",
+        (f"{app_name} listener",),
+    ).fetchone()
+    return row is not None and row[0] > 0
+
+
+def check_in_background(dsn: str, channel: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `check` with its own application name; return it and that name."""
+    app_name = own_app_name()
+    env = dict(os.environ, PGCLUSTER_APPLICATION_NAME=app_name)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pgcluster_tui", "--dsn", dsn, "--channel", channel, "check", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    return process, app_name
+
+
 def test_check_max_age_counts_only_fresh_nodes(dsn: str, channel: str) -> None:
+    args = ("--expect", "1", "--max-age", "0.5", "--wait", "2.5", "--json")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pgcluster_tui",
-                "--dsn",
-                dsn,
-                "--channel",
-                channel,
-                "check",
-                "--expect",
-                "1",
-                "--max-age",
-                "0.5",
-                "--wait",
-                "2.5",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        # Beat once early, then keep silent: the node is older than 0.5 s when the check ends.
-        wait_until_sync(
-            lambda: (
-                conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE application_name = 'pgcluster-tui listener'"
-                    " AND query LIKE 'LISTEN \"pgcluster_tui_probe_%%'"
-                ).fetchone()
-                != (0,)
-            ),
-            what="the check to connect",
-        )
+        process, app_name = check_in_background(dsn, channel, *args)
+        wait_until_sync(lambda: started_listening(conn, app_name), what="the check to connect")
+        # Beat twice early from one live session, then keep silent: older than 0.5 s at the end.
+        conn.execute("SELECT pg_notify(%s, 'a@10.0.0.1')", (channel,))
         conn.execute("SELECT pg_notify(%s, 'a@10.0.0.1')", (channel,))
         out, _ = process.communicate(timeout=15)
     assert process.returncode == 1, out
-    assert "0 alive of 1" in out
-    assert "a@10.0.0.1 (new)" in out
+    verdict = json.loads(out)
+    assert (verdict["ok"], verdict["alive"], verdict["expected"]) == (False, 0, 1)
+    (node,) = verdict["nodes"]
+    assert node["node"] == "a@10.0.0.1"
+    assert node["counted"] is False
+    assert re.fullmatch(r"age \d\.\ds > 0\.5s", node["why"]), node
+
+
+def test_check_ignores_names_heard_once_or_from_sessions_that_ended(dsn: str, channel: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        process, app_name = check_in_background(dsn, channel, "--expect", "3", "--wait", "2")
+        wait_until_sync(lambda: started_listening(conn, app_name), what="the check to connect")
+        for name in ("x@10.0.0.1", "y@10.0.0.2", "z@10.0.0.3"):  # three one-shot NOTIFYs
+            with psycopg.connect(dsn, autocommit=True) as once:
+                once.execute("SELECT pg_notify(%s, %s)", (channel, name))
+        for _ in range(2):  # one name twice, each from a session that then closed
+            with psycopg.connect(dsn, autocommit=True) as once:
+                once.execute("SELECT pg_notify(%s, 'gone@10.0.0.4')", (channel,))
+        out, _ = process.communicate(timeout=15)
+    assert process.returncode == 1, out
+    assert out.startswith("FAIL: 0 alive of 3 expected"), out
+    assert "heard once: x@10.0.0.1, y@10.0.0.2, z@10.0.0.3" in out
+    assert "its sender session has ended: gone@10.0.0.4" in out
 
 
 def test_embedded_default_starts_and_cleans_up() -> None:

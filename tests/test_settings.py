@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pgcluster_tui.core.protocol import is_long_name
 from pgcluster_tui.settings import SettingsError, load_settings
 
 
@@ -17,6 +18,12 @@ def test_defaults() -> None:
     assert settings.heartbeat is False
     assert settings.dsn is None
     assert not settings.database_configured()
+
+
+def test_our_default_name_is_a_long_name() -> None:
+    node = load_settings({}).node
+    assert is_long_name(node), node
+    assert not node.endswith(("@localhost", "@vm"))
 
 
 def test_flags_beat_environment_beat_env_file(
