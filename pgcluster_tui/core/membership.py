@@ -1,12 +1,11 @@
-"""The membership model: a pure reducer from notifications and clock ticks to events."""
+"""The membership model: a pure reducer from notifications, backend facts and ticks to events."""
 
 from __future__ import annotations
 
 import heapq
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from pgcluster_tui.core.events import (
     BackendsChecked,
@@ -16,95 +15,38 @@ from pgcluster_tui.core.events import (
     Heard,
     JunkReceived,
     JunkSuppressed,
+    NameClaimedByOther,
+    NamingMismatch,
     NodeEvicted,
-    NodeForgotten,
     NodeJoined,
     NodeRecovered,
-    NodeReincarnated,
     NodeState,
     NodeStateChanged,
     Notification,
-    SenderAttributed,
 )
-from pgcluster_tui.core.protocol import Junk, classify
+from pgcluster_tui.core.node import NO_SESSION, Node, NodeView, long_name
+from pgcluster_tui.core.protocol import Junk, NodeName, classify
+from pgcluster_tui.core.roster import BEAT_ORDERS, SORT_ORDERS, Roster, remember
+from pgcluster_tui.core.thresholds import MIN_INTERVAL, WORSE, Thresholds, phi
+
+__all__ = [
+    "BEAT_ORDERS",
+    "JUNK_PREVIEW_CHARS",
+    "MIN_INTERVAL",
+    "SORT_ORDERS",
+    "Membership",
+    "NodeView",
+    "Thresholds",
+    "phi",
+]
 
 JUNK_PREVIEW_CHARS = 512
 """How much of a junk payload an event keeps."""
 
-MIN_INTERVAL = 0.5
-"""Floor on an estimated interval, so a flooding sender cannot make thresholds vanish."""
-
-_PIDS_PER_NODE = 8
-_SENDER_CACHE = 4096
 _CLASSIFY_CACHE = 20_000
-_OUTLIER_FACTOR = 4.0
-_SEVERITY = {state: state.severity for state in NodeState}
-
-SORT_ORDERS = ("state", "name", "age", "beats", "interval", "first", "since")
-"""Orders `Membership.ordered` knows; each puts the notable nodes first."""
-
-BEAT_ORDERS = frozenset({"age", "beats", "interval"})
-"""Orders that any heartbeat can change; the others change only with the roster."""
 
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """When a silent node turns late, suspect and stale, as multiples of its interval."""
-
-    interval: float = 5.0
-    late: float = 1.5
-    suspect: float = 3.0
-    stale: float = 6.0
-
-    def __post_init__(self) -> None:
-        if not (self.interval > 0 and 1.0 <= self.late < self.suspect < self.stale):
-            raise ValueError("thresholds need interval > 0 and 1 <= late < suspect < stale")
-
-
-@dataclass(frozen=True, slots=True)
-class NodeView:
-    """An immutable snapshot of one node at one instant."""
-
-    name: str
-    is_self: bool
-    state: NodeState
-    state_since: float
-    first_seen: float
-    last_beat: float
-    age: float
-    beats: int
-    interval: float
-    interval_estimated: bool
-    jitter: float
-    phi: float
-    pids: tuple[int, ...]
-    duplicate: bool
-    late_after: float
-    suspect_after: float
-    stale_after: float
-
-
-@dataclass(slots=True)
-class _Node:
-    name: str
-    is_self: bool
-    first_seen: float
-    last_beat: float
-    age_from: float
-    pid: int
-    state: NodeState = NodeState.NEW
-    state_since: float = 0.0
-    beats: int = 1
-    gaps: int = 0
-    mean_gap: float = 0.0
-    gap_deviation: float = 0.0
-    outliers: int = 0
-    duplicate: bool = False
-    due: float = math.inf
-    pid_last: dict[int, float] = field(default_factory=dict)
-
-
-class Membership:
+class Membership(Roster):
     """Who heartbeats on the channel, how fresh each node is, and what changed."""
 
     def __init__(
@@ -115,26 +57,23 @@ class Membership:
         max_nodes: int = 10_000,
         junk_burst: int = 20,
     ) -> None:
-        self.thresholds = thresholds or Thresholds()
+        super().__init__(thresholds, max_nodes)
         self.self_name = self_name
-        self.max_nodes = max(1, max_nodes)
         self.junk_burst = junk_burst
         self.junk_counts: Counter[str] = Counter()
         self.beats_total = 0
-        self.roster_version = 0
-        """Bumped whenever a node joins, leaves, changes state or duplicate flag."""
-        self.beat_version = 0
-        """Bumped by every heartbeat."""
-        self._nodes: dict[str, _Node] = {}
-        self._counts: Counter[NodeState] = Counter()
-        self._duplicates: set[str] = set()
-        # Next state deadlines, (due, name), lazily corrected: a tick looks only at nodes due.
-        self._due: list[tuple[float, str]] = []
-        self._senders: OrderedDict[int, SenderAttributed] = OrderedDict()
+        # Session changes waiting for the server's word, by when beats decide instead.
+        self._undecided: list[tuple[float, str]] = []
+        self._checks: dict[int, None] = {}
+        self._asking: OrderedDict[int, str] = OrderedDict()
+        self._asked: OrderedDict[int, None] = OrderedDict()
         self._verdicts: dict[str, object] = {}
-        self._frozen_at: float | None = None
+        self._resumed_at = -math.inf
         self._own_sender: int | None = None
-        self._grace_until = -math.inf
+        self._naming: tuple[str, bool] | None = None
+        """Our name and whether it is long, until a node named the other way is heard."""
+        if self_name is not None and isinstance(classify(self_name), NodeName):
+            self._naming = (self_name, long_name(self_name))
         self._junk_window = -math.inf
         self._junk_in_window = 0
         self._junk_suppressed = 0
@@ -145,6 +84,7 @@ class Membership:
         """Apply one notification received on the cluster channel."""
         events: list[Event] = []
         self._observe(notification.payload, notification.pid, notification.at, events)
+        self._cap.report(None, events)
         return events
 
     def observe_many(self, notifications: Iterable[Notification]) -> list[Event]:
@@ -153,6 +93,7 @@ class Membership:
         observe = self._observe
         for n in notifications:
             observe(n.payload, n.pid, n.at, events)
+        self._cap.report(None, events)
         return events
 
     def observe_heard(self, heard: Heard) -> list[Event]:
@@ -162,6 +103,7 @@ class Membership:
         at = heard.at
         for (payload, pid), count in heard.counts.items():
             observe(payload, pid, at, events, count)
+        self._cap.report(None, events)
         return events
 
     def _observe(
@@ -181,28 +123,18 @@ class Membership:
         self.beat_version += 1
         node = self._nodes.get(payload)
         if node is None:
-            self._join(payload, pid, now, events)
-            self._nodes[payload].beats = count
+            self._join(payload, pid, now, events, count)
             return
-        previous_beat_of_pid = node.pid_last.get(pid)
-        if previous_beat_of_pid is None:
-            if node.pid_last:
-                events.append(NodeReincarnated(now, payload, pid, node.pid))
-            self._remember_pid(node, pid, now)
+        last = node.pid_last.get(pid)
+        if last is None or pid != node.pid:
+            self._other_backend(node, pid, last, now, events)
         else:
             node.pid_last[pid] = now
-            gap = now - previous_beat_of_pid
+            gap = now - last
             # The wall clock may step back (such a gap says nothing); our own beats include
             # manual announces, and our interval is known anyway.
-            if gap >= 0 and not node.is_self:
-                self._learn_gap(node, gap)
-            if pid != node.pid and not node.duplicate:
-                other_last = node.pid_last.get(node.pid, -math.inf)
-                if now - other_last <= self._after(node, self.thresholds.late):
-                    node.duplicate = True
-                    self._duplicates.add(payload)
-                    self.roster_version += 1
-                    events.append(DuplicateNameDetected(now, payload, self._live_pids(node, now)))
+            if gap >= 0 and not node.own_name:
+                node.learn_gap(gap)
         node.pid = pid
         node.beats += count
         node.last_beat = now
@@ -215,72 +147,125 @@ class Membership:
         elif state is not NodeState.ALIVE:
             self._move(node, NodeState.ALIVE, now)
             events.append(NodeStateChanged(now, payload, state, NodeState.ALIVE, silent_for))
-        due = now + self._after(node, self.thresholds.late)
+        due = now + self.thresholds.late * self._interval(node)
         if due < node.due:
             self._schedule(node, due)
 
-    def _join(self, name: str, pid: int, now: float, events: list[Event]) -> None:
-        if len(self._nodes) >= self.max_nodes:
-            self._evict(now, events)
-        is_self = name == self.self_name
-        node = _Node(name, is_self, now, now, now, pid, state_since=now)
+    def _other_backend(
+        self, node: Node, pid: int, last: float | None, now: float, events: list[Event]
+    ) -> None:
+        if node.own_name:
+            if pid == self._own_sender:
+                self._own_beat(node, pid)
+            else:
+                self._claim(node, pid, now, events)
+            node.remember(pid, now)
+            return
+        if last is None:
+            if node.pending is not None:
+                # A third session while the second is undecided: the first stayed silent.
+                self._end_previous_session(node, now, events)
+            if not node.duplicate and node.session in node.pid_last:
+                self._begin_session_change(node, pid, now)
+            else:
+                node.begin_session(pid)
+            node.remember(pid, now)
+            return
         node.pid_last[pid] = now
-        self._nodes[name] = node
+        if now >= last:
+            node.learn_gap(now - last)
+        if pid == node.pending:
+            # The previous session beats again: two live sessions, proven.
+            self._undecide(node)
+            self._mark_duplicate(node, now, events)
+        elif not node.duplicate:
+            other_last = node.pid_last.get(node.pid, -math.inf)
+            if now - other_last <= self.thresholds.late * self._interval(node):
+                self._mark_duplicate(node, now, events)
+
+    def _begin_session_change(self, node: Node, pid: int, now: float) -> None:
+        # A restart or a second process: no verdict until the server (or silence) tells.
+        previous = node.session
+        node.pending, node.pending_since = previous, now
+        node.pending_beats = node.session_beats()
+        node.pending_due = now + self.thresholds.late * self._interval(node)
+        heapq.heappush(self._undecided, (node.pending_due, node.name))
+        self._ask(previous, node.name)
+        node.begin_session(pid)
+
+    def _end_previous_session(self, node: Node, now: float, events: list[Event]) -> None:
+        if node.pending is not None:
+            self._asking.pop(node.pending, None)
+        event = node.end_previous_session(now)
+        if event is not None:
+            events.append(event)
+
+    def _undecide(self, node: Node) -> None:
+        if node.pending is not None:
+            self._asking.pop(node.pending, None)
+        node.pending, node.pending_due = None, math.inf
+
+    def _own_beat(self, node: Node, pid: int) -> None:
+        if not node.is_self:
+            node.is_self = True
+            self.roster_version += 1
+        if node.session != pid:
+            if node.session != NO_SESSION and node.session not in self._claims:
+                # Our previous sender: we closed it ourselves when our connection dropped.
+                node.pid_last.pop(node.session, None)
+                node.sessions += 1
+            node.begin_session(pid)
+
+    def _claim(self, node: Node, pid: int, now: float, events: list[Event]) -> None:
+        if pid not in self._claims:
+            remember(self._claims, pid, None)
+            events.append(NameClaimedByOther(now, node.name, pid))
+        if not node.duplicate:
+            node.duplicate = True
+            self._duplicates.add(node.name)
+            self.roster_version += 1
+
+    def _mark_duplicate(
+        self, node: Node, now: float, events: list[Event], also: int | None = None
+    ) -> None:
+        if node.duplicate:
+            return
+        node.duplicate = True
+        self._duplicates.add(node.name)
+        self.roster_version += 1
+        pids = node.live_pids(now, self._window(node))
+        if also is not None and also not in pids:
+            pids += (also,)
+        events.append(DuplicateNameDetected(now, node.name, pids))
+
+    def _join(self, name: str, pid: int, now: float, events: list[Event], count: int) -> None:
+        if self._naming is not None and long_name(name) != self._naming[1]:
+            events.append(NamingMismatch(now, name, self._naming[0]))
+            self._naming = None
+        own_name = name == self.self_name
+        nodes = self._nodes
+        if len(nodes) >= self.max_nodes:
+            t = self.thresholds
+            victim = self._cap.victim(nodes, self._reference(now), t.late * t.interval)
+            if victim is not None:
+                self._remove(victim)
+                events.append(NodeEvicted(now, victim.name, victim.state))
+            elif not own_name:
+                self._cap.untrack(name, now)
+                return
+        ours = own_name and pid == self._own_sender
+        session = NO_SESSION if own_name and not ours else pid
+        node = Node(name, now, now, pid, session, own_name, ours, last_beat=now, state_since=now)
+        node.beats = count
+        node.pid_last[pid] = now
+        nodes[name] = node
         self._counts[NodeState.NEW] += 1
         self.roster_version += 1
-        self._schedule(node, now + self._after(node, self.thresholds.late))
-        events.append(NodeJoined(now, name, pid, is_self))
-
-    def _move(self, node: _Node, state: NodeState, now: float) -> None:
-        counts = self._counts
-        counts[node.state] -= 1
-        counts[state] += 1
-        node.state, node.state_since = state, now
-        self.roster_version += 1
-
-    def _remove(self, node: _Node) -> None:
-        del self._nodes[node.name]
-        self._counts[node.state] -= 1
-        self._duplicates.discard(node.name)
-        self.roster_version += 1
-
-    def _schedule(self, node: _Node, due: float) -> None:
-        node.due = due
-        heapq.heappush(self._due, (due, node.name))
-
-    def _evict(self, now: float, events: list[Event]) -> None:
-        # Evict a percent at a time so a flood of new names costs O(log n) per name.
-        # Worst state first, then the longest silent; our own node is never evicted.
-        count = max(1, len(self._nodes) // 100)
-        candidates = [n for n in self._nodes.values() if not n.is_self]
-        victims = sorted(candidates, key=lambda n: (-n.state.severity, n.age_from, n.name))[:count]
-        for victim in victims:
-            self._remove(victim)
-            events.append(NodeEvicted(now, victim.name, victim.state))
-
-    def _remember_pid(self, node: _Node, pid: int, now: float) -> None:
-        node.pid_last[pid] = now
-        if len(node.pid_last) > _PIDS_PER_NODE:
-            oldest = min(node.pid_last, key=node.pid_last.__getitem__)
-            del node.pid_last[oldest]
-
-    def _learn_gap(self, node: _Node, gap: float) -> None:
-        # Smoothed mean and mean deviation, as TCP estimates round trips (RFC 6298);
-        # a gap over 4x the mean is an outlier (a silence), unless three come in a row.
-        if node.gaps >= 2 and gap > _OUTLIER_FACTOR * node.mean_gap:
-            node.outliers += 1
-            if node.outliers < 3:
-                return
-            node.gaps, node.outliers = 0, 0
-        node.outliers = 0
-        n = node.gaps
-        if n == 0:
-            node.mean_gap, node.gap_deviation = gap, 0.0
-        else:
-            # Plain averages over the first gaps, so a regular sender shows no jitter at once.
-            node.gap_deviation += max(1 / n, 0.25) * (abs(gap - node.mean_gap) - node.gap_deviation)
-            node.mean_gap += max(1 / (n + 1), 0.125) * (gap - node.mean_gap)
-        node.gaps += 1
+        self._schedule(node, now + self.thresholds.late * self._interval(node))
+        events.append(NodeJoined(now, name, pid, ours))
+        if own_name and not ours:
+            self._claim(node, pid, now, events)
+        self._cap.joined(node)
 
     def _junk(
         self,
@@ -304,12 +289,7 @@ class Membership:
         preview = payload[:JUNK_PREVIEW_CHARS]
         events.append(JunkReceived(now, preview, verdict.reason.value, len(payload), pid))
 
-    def attribute(self, sender: SenderAttributed) -> None:
-        """Remember what pg_stat_activity said about a sending backend."""
-        self._senders[sender.pid] = sender
-        self._senders.move_to_end(sender.pid)
-        if len(self._senders) > _SENDER_CACHE:
-            self._senders.popitem(last=False)
+    # Backend sessions
 
     def own_sender(self, pid: int | None) -> None:
         """The backend pid that sends our own beats (None while disconnected)."""
@@ -317,20 +297,39 @@ class Membership:
 
     def take_backend_checks(self) -> list[int]:
         """Backend pids whose liveness the model needs to know, each asked once."""
-        return []
+        asking = self._asking
+        pids = [pid for pid in self._checks if pid in asking]
+        self._checks.clear()
+        return pids
 
     def backends_checked(self, fact: BackendsChecked) -> list[Event]:
         """Apply the server's answer on which backends are still live sessions."""
-        return []
+        events: list[Event] = []
+        nodes, asking, at = self._nodes, self._asking, fact.at
+        for pid in fact.alive:
+            node = nodes.get(asking.pop(pid, ""))
+            if node is not None and node.pending == pid:
+                self._undecide(node)
+                self._mark_duplicate(node, at, events, also=pid)
+        for pid in fact.gone:
+            node = nodes.get(asking.pop(pid, ""))
+            if node is None:
+                continue
+            if node.pending == pid:
+                self._end_previous_session(node, at, events)
+            elif node.pid_last.pop(pid, None) is not None and node.duplicate:
+                self._maybe_clear_duplicate(node, at, events)
+        return events
 
-    def sender(self, pid: int) -> SenderAttributed | None:
-        """Return what is known of the backend with this pid."""
-        return self._senders.get(pid)
+    def _ask(self, pid: int, name: str) -> None:
+        self._checks[pid] = None
+        remember(self._asking, pid, name)
+        remember(self._asked, pid, None)
 
     # Time
 
     def tick(self, now: float) -> list[Event]:
-        """Move silent nodes to worse states and report every transition."""
+        """Move silent nodes to worse states, one state at a time, and report each move."""
         events: list[Event] = []
         if self._frozen_at is not None:
             return events
@@ -338,35 +337,43 @@ class Membership:
         if pending and now - self._junk_window >= 1.0:
             events.append(JunkSuppressed(now, pending))
             self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
+        self._cap.report(now, events)
+        nodes, t, resumed = self._nodes, self.thresholds, self._resumed_at
+        undecided = self._undecided
+        while undecided and undecided[0][0] <= now:
+            when, name = heapq.heappop(undecided)
+            node = nodes.get(name)
+            if node is not None and node.pending is not None and node.pending_due == when:
+                # No word from the server (a replay): the previous session stayed silent.
+                self._end_previous_session(node, now, events)
         for name in list(self._duplicates):
-            self._maybe_clear_duplicate(self._nodes[name], now, events)
-        if now < self._grace_until:
-            return events
-        due, nodes, t = self._due, self._nodes, self.thresholds
+            node = nodes[name]
+            if now >= resumed + t.late * self._interval(node):
+                self._maybe_clear_duplicate(node, now, events)
+        due = self._due
         later: list[tuple[float, str]] = []
         while due and due[0][0] <= now:
             when, name = heapq.heappop(due)
             node = nodes.get(name)
             if node is None or node.due != when:
                 continue  # forgotten, or rescheduled since
-            age = now - node.age_from
             interval = self._interval(node)
-            if age > t.stale * interval:
-                target = NodeState.STALE
-            elif age > t.suspect * interval:
-                target = NodeState.SUSPECT
-            elif age > t.late * interval:
-                target = NodeState.LATE
-            else:
-                target = NodeState.ALIVE
-            if target.severity > _SEVERITY[node.state]:
-                previous = node.state
-                self._move(node, target, now)
-                events.append(NodeStateChanged(now, name, previous, target, age))
-            node.due = math.inf
-            threshold = _NEXT_THRESHOLD.get(node.state)
-            if threshold is not None:
-                node.due = node.age_from + getattr(t, threshold) * interval
+            hold = resumed + t.late * interval
+            if now < hold:
+                # After our own outage each node has one late threshold of its own to be heard.
+                node.due = hold
+                later.append((hold, name))
+                continue
+            age = now - node.age_from
+            target = t.state_for(age, interval).severity
+            state = node.state
+            while target > state.severity:
+                worse = WORSE[state]
+                self._move(node, worse, now)
+                events.append(NodeStateChanged(now, name, state, worse, age))
+                state = worse
+            node.due = node.age_from + t.worse_after(state, interval)
+            if node.due < math.inf:
                 later.append((node.due, name))
         for entry in later:
             heapq.heappush(due, entry)
@@ -375,20 +382,26 @@ class Membership:
             heapq.heapify(self._due)
         return events
 
-    def _maybe_clear_duplicate(self, node: _Node, now: float, events: list[Event]) -> None:
-        if len(self._live_pids(node, now)) <= 1:
-            node.duplicate = False
-            self._duplicates.discard(node.name)
-            self.roster_version += 1
-            events.append(DuplicateNameCleared(now, node.name, node.pid))
-
-    def _live_pids(self, node: _Node, now: float) -> tuple[int, ...]:
-        window = self._after(node, self.thresholds.suspect)
-        if len(node.pid_last) == 1:
-            ((pid, last),) = node.pid_last.items()
-            return (pid,) if now - last <= window else ()
-        live = [(t, p) for p, t in node.pid_last.items() if now - t <= window]
-        return tuple(p for _, p in sorted(live, reverse=True))
+    def _maybe_clear_duplicate(self, node: Node, now: float, events: list[Event]) -> None:
+        live = node.live_pids(now, self._window(node))
+        claims = self._claims
+        if len(live) > 1 or (node.own_name and any(pid in claims for pid in live)):
+            # Ask once about a backend gone quiet: a closed session clears the duplicate at once.
+            quiet = now - self.thresholds.late * self._interval(node)
+            for pid, last in node.pid_last.items():
+                if last < quiet and pid not in self._asked:
+                    self._ask(pid, node.name)
+            return
+        survivor = live[0] if live else node.pid
+        for pid in [pid for pid in node.pid_last if pid != survivor]:
+            del node.pid_last[pid]
+        node.duplicate = False
+        self._duplicates.discard(node.name)
+        self.roster_version += 1
+        node.pid = survivor
+        if node.session != survivor and (not node.own_name or survivor == self._own_sender):
+            node.begin_session(survivor)
+        events.append(DuplicateNameCleared(now, node.name, survivor))
 
     def freeze(self, now: float) -> None:
         """Stop ages while our own listener is disconnected."""
@@ -396,7 +409,7 @@ class Membership:
             self._frozen_at = now
 
     def resume(self, now: float) -> None:
-        """Restart ages after reconnecting, with a grace period of one late threshold."""
+        """Restart ages after reconnecting; each node has one late threshold to be heard."""
         if self._frozen_at is None:
             return
         frozen_at = self._frozen_at
@@ -405,150 +418,9 @@ class Membership:
             # A node heard during the outage (a late batch) ages from that beat.
             if node.age_from <= frozen_at:
                 node.age_from += outage
+            if node.pending is not None:
+                node.pending_due += outage
+                heapq.heappush(self._undecided, (node.pending_due, node.name))
         self._frozen_at = None
+        self._resumed_at = now
         self.beat_version += 1
-        self._grace_until = now + self.thresholds.late * self.thresholds.interval
-
-    @property
-    def frozen(self) -> bool:
-        """Whether ages are stopped."""
-        return self._frozen_at is not None
-
-    # User actions
-
-    def forget(self, name: str, now: float) -> list[Event]:
-        """Remove a node; it comes back if it beats again."""
-        node = self._nodes.get(name)
-        if node is None:
-            return []
-        self._remove(node)
-        return [NodeForgotten(now, name)]
-
-    def forget_stale(self, now: float) -> list[Event]:
-        """Remove every stale node."""
-        stale = [n.name for n in self._nodes.values() if n.state is NodeState.STALE]
-        events: list[Event] = []
-        for name in stale:
-            events.extend(self.forget(name, now))
-        return events
-
-    # Reading
-
-    def __len__(self) -> int:
-        return len(self._nodes)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._nodes
-
-    def names(self) -> list[str]:
-        """Every tracked node name."""
-        return list(self._nodes)
-
-    def age(self, name: str, now: float) -> float:
-        """Seconds since the node's last heartbeat, not counting our own outages."""
-        node = self._nodes[name]
-        reference = self._frozen_at if self._frozen_at is not None else now
-        return max(0.0, reference - node.age_from)
-
-    def state(self, name: str) -> NodeState:
-        """The node's current state."""
-        return self._nodes[name].state
-
-    def view(self, name: str, now: float) -> NodeView:
-        """Snapshot one node."""
-        node = self._nodes[name]
-        age = self.age(name, now)
-        interval = self._interval(node)
-        jitter = node.gap_deviation if node.gaps >= 2 else 0.0
-        t = self.thresholds
-        return NodeView(
-            name=node.name,
-            is_self=node.is_self,
-            state=node.state,
-            state_since=node.state_since,
-            first_seen=node.first_seen,
-            last_beat=node.last_beat,
-            age=age,
-            beats=node.beats,
-            interval=interval,
-            interval_estimated=node.gaps >= 2,
-            jitter=jitter,
-            phi=phi(age, interval, jitter),
-            pids=self._live_pids(node, now) or (node.pid,),
-            duplicate=node.duplicate,
-            late_after=t.late * interval,
-            suspect_after=t.suspect * interval,
-            stale_after=t.stale * interval,
-        )
-
-    def views(self, now: float) -> list[NodeView]:
-        """Snapshot every node, worst state first, then by name."""
-        return [self.view(name, now) for name in self.ordered("state")]
-
-    def counts(self) -> Counter[NodeState]:
-        """How many nodes are in each state."""
-        return Counter({state: n for state, n in self._counts.items() if n})
-
-    def ordered(
-        self, by: str = "state", *, reverse: bool = False, words: Sequence[str] = ()
-    ) -> list[str]:
-        """Node names in one of SORT_ORDERS, keeping those whose name or state fits every word."""
-        nodes: Iterable[_Node] = self._nodes.values()
-        if words:
-            nodes = [n for n in nodes if _matches(n, words)]
-        return [n.name for n in sorted(nodes, key=self._sort_key(by), reverse=reverse)]
-
-    def _sort_key(self, by: str) -> Callable[[_Node], tuple[object, ...]]:
-        if by == "state":
-            return lambda n: (-_SEVERITY[n.state], n.name)
-        if by == "name":
-            return lambda n: (n.name,)
-        if by == "age":
-            return lambda n: (n.age_from, n.name)
-        if by == "beats":
-            return lambda n: (-n.beats, n.name)
-        if by == "interval":
-            return lambda n: (-self._interval(n), n.name)
-        if by == "first":
-            return lambda n: (n.first_seen, n.name)
-        if by == "since":
-            return lambda n: (n.state_since, n.name)
-        raise ValueError(f"unknown sort order {by!r}; one of {', '.join(SORT_ORDERS)}")
-
-    def _interval(self, node: _Node) -> float:
-        if node.gaps >= 2:
-            return max(MIN_INTERVAL, node.mean_gap)
-        return self.thresholds.interval
-
-    def _after(self, node: _Node, factor: float) -> float:
-        return factor * self._interval(node)
-
-
-_NEXT_THRESHOLD = {
-    NodeState.NEW: "late",
-    NodeState.ALIVE: "late",
-    NodeState.LATE: "suspect",
-    NodeState.SUSPECT: "stale",
-}
-"""The Thresholds field a silent node crosses next, by its state (stale is the last)."""
-
-
-def _matches(node: _Node, words: Sequence[str]) -> bool:
-    name = node.name.lower()
-    state = node.state.value
-    return all(word in name or state.startswith(word) for word in words)
-
-
-def phi(age: float, interval: float, deviation: float) -> float:
-    """Phi-accrual suspicion (Hayashibara et al.), with a floor on the deviation."""
-    std = max(deviation * 1.25, 0.25 * interval, 0.1)
-    y = (age - interval) / std
-    exponent = -y * (1.5976 + 0.070566 * y * y)
-    if exponent > 700:
-        return 0.0
-    if exponent < -700:
-        return 300.0
-    e = math.exp(exponent)
-    if age > interval:
-        return min(300.0, -math.log10(e / (1.0 + e)))
-    return -math.log10(1.0 - 1.0 / (1.0 + e))

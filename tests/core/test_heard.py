@@ -9,7 +9,7 @@ from pgcluster_tui.core.events import (
     JunkReceived,
     JunkSuppressed,
     NodeJoined,
-    NodeReincarnated,
+    NodeStateChanged,
 )
 from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import Membership
@@ -26,7 +26,9 @@ def test_a_chunk_is_applied_in_first_arrival_order() -> None:
     model = Membership()
     events = model.observe_heard(heard(T0, [("a@h", 1), ("b@h", 2), ("a@h", 3)]))
     kinds = [type(e) for e in events]
-    assert kinds[:3] == [NodeJoined, NodeJoined, NodeReincarnated]
+    # The second backend of a@h: no verdict until the server says whether pid 1 lives on.
+    assert kinds == [NodeJoined, NodeJoined, NodeStateChanged]
+    assert model.take_backend_checks() == [1]
     assert model.view("a@h", T0).beats == 2
 
 

@@ -1,0 +1,85 @@
+"""The node cap: which node a new name may evict, found in O(1), and the names left untracked."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from pgcluster_tui.core.events import Event, NodesNotTracked, NodeState
+from pgcluster_tui.core.node import Node
+
+UNTRACKED_MEMORY = 32_768
+"""Untracked names remembered to count each once (hashes, least recently heard dropped)."""
+
+
+class Cap:
+    """Nodes a new name may evict, oldest first, kept as states change; and the untracked count."""
+
+    def __init__(self) -> None:
+        self.stale: OrderedDict[str, None] = OrderedDict()
+        self.once: OrderedDict[str, None] = OrderedDict()
+        """Nodes heard at one instant only, in the order they joined."""
+        self.untracked = 0
+        """Distinct names heard at the cap and not tracked, in all."""
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._new = 0
+        self._reported_at = -math.inf
+        self._heard_at = -math.inf
+
+    def joined(self, node: Node) -> None:
+        """A node joined (never our own name: it is never evicted)."""
+        if not node.own_name:
+            self.once[node.name] = None
+
+    def moving(self, node: Node, state: NodeState) -> None:
+        """A node is about to move to `state`."""
+        if node.own_name:
+            return
+        if state is NodeState.STALE:
+            self.stale[node.name] = None
+        elif node.state is NodeState.STALE:
+            self.stale.pop(node.name, None)
+        if state is NodeState.ALIVE and node.once:
+            node.once = False
+            self.once.pop(node.name, None)
+
+    def removed(self, name: str) -> None:
+        """A node left the model."""
+        self.stale.pop(name, None)
+        self.once.pop(name, None)
+
+    def victim(self, nodes: Mapping[str, Node], now: float, fresh_for: float) -> Node | None:
+        """The node a new name may evict: stale, else heard once and no longer fresh; or none."""
+        # Established nodes and fresh ones stay: a flood of one-shot names must not push
+        # out real nodes, nor real nodes over the cap push out each other forever.
+        if self.stale:
+            return nodes[next(iter(self.stale))]
+        if self.once:
+            node = nodes[next(iter(self.once))]
+            if node.state is not NodeState.NEW or now - node.age_from > fresh_for:
+                return node
+        return None
+
+    def untrack(self, name: str, now: float) -> None:
+        """Count a name heard at the cap that nothing may make room for."""
+        key = hash(name)
+        seen = self._seen
+        self._heard_at = now
+        if key in seen:
+            seen.move_to_end(key)
+            return
+        seen[key] = None
+        if len(seen) > UNTRACKED_MEMORY:
+            seen.popitem(last=False)
+        self.untracked += 1
+        self._new += 1
+
+    def report(self, now: float | None, events: list[Event]) -> None:
+        """Report names newly left untracked, at most once a second (`now` None: when heard)."""
+        if not self._new:
+            return
+        at = self._heard_at if now is None else now
+        if at - self._reported_at >= 1.0:
+            events.append(NodesNotTracked(at, self._new, self.untracked))
+            self._new, self._reported_at = 0, at
