@@ -31,9 +31,12 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pgcluster_tui.core.monitor import Monitor  # noqa: E402
 from pgcluster_tui.pg.embedded import EmbeddedServer  # noqa: E402
-from pgcluster_tui.pg.worker import WorkerConfig  # noqa: E402
+from pgcluster_tui.pg.reader import Reader  # noqa: E402
+from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig  # noqa: E402
 from pgcluster_tui.settings import load_settings  # noqa: E402
+from pgcluster_tui.wiring import new_monitor  # noqa: E402
 from tests.reliability.harness import Harness  # noqa: E402
 
 INGEST_TOTAL = 300_000
@@ -73,6 +76,29 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
+# Worker internals, for measurements only
+
+
+class HeldWorker(ChannelWorker):
+    """A worker that reads no notification until released, so a backlog builds."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        super().__init__(config)
+        self.release = asyncio.Event()
+
+    async def _read(self, reader: Reader) -> None:
+        await self.release.wait()
+        await super()._read(reader)
+
+
+def unread(monitor: Monitor) -> int:
+    """Notifications the monitor's worker has read but not yet handed to the model."""
+    worker = monitor.source
+    assert isinstance(worker, ChannelWorker)
+    held = worker._unread
+    return len(held.items) + held.taken
+
+
 # 1. Ingest
 
 
@@ -102,11 +128,12 @@ async def ingest_raw(dsn: str) -> float:
 async def ingest_ours(dsn: str) -> float:
     """Our worker, protocol and membership model on the same backlog."""
     config = WorkerConfig(conninfo=dsn, channel="bench", node="bench@host")
-    async with Harness(config) as h:
-        await wait_until(lambda: h.worker.connected)
-        async with h.worker.reading_held():
-            await _fill(dsn, "bench")
-            started = time.perf_counter()
+    worker = HeldWorker(config)
+    async with Harness(config, worker=worker) as h:
+        await wait_until(lambda: h.link.connected)
+        await _fill(dsn, "bench")
+        started = time.perf_counter()
+        worker.release.set()
         await wait_until(lambda: h.model.beats_total >= INGEST_TOTAL, timeout=120)
         return INGEST_TOTAL / (time.perf_counter() - started)
 
@@ -157,7 +184,7 @@ async def dashboard_under_load(dsn: str) -> dict[str, Any]:
     from pgcluster_tui.tui.app import PgClusterApp
 
     settings = load_settings({"dsn": dsn, "channel": "cluster"})
-    app = PgClusterApp(settings, dsn)
+    app = PgClusterApp(settings, new_monitor(settings, dsn))
     seen: dict[str, float] = {}
     key_latency: list[float] = []
     original_sync = app.table.sync
@@ -179,7 +206,7 @@ async def dashboard_under_load(dsn: str) -> dict[str, Any]:
 
     app.action_sort = action_sort  # type: ignore[method-assign]
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_until(lambda: app.channel_worker.connected)
+        await wait_until(lambda: app.link.connected)
         sender = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -196,7 +223,7 @@ async def dashboard_under_load(dsn: str) -> dict[str, Any]:
             pressed.append(time.perf_counter())
             app.simulate_key("s")
             await asyncio.sleep(0.5)
-            backlog.append(app.channel_worker.received - app.model.beats_total)
+            backlog.append(unread(app.monitor))
         out, _ = await sender.communicate()
         lines = out.decode().split("\n")
         sent = int(lines[0])
@@ -226,9 +253,9 @@ async def scale_child(dsn: str) -> dict[str, float]:
     from pgcluster_tui.tui.app import PgClusterApp
 
     settings = load_settings({"dsn": dsn, "channel": "scale"})
-    app = PgClusterApp(settings, dsn)
+    app = PgClusterApp(settings, new_monitor(settings, dsn))
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_until(lambda: app.channel_worker.connected)
+        await wait_until(lambda: app.link.connected)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             for _ in range(2):
                 await conn.execute(

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -37,6 +37,10 @@ from pgcluster_tui.core.protocol import Junk, ProtocolError, classify  # noqa: E
 from pgcluster_tui.pg.embedded import EmbeddedServer  # noqa: E402
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig, send_once  # noqa: E402
 from tests.reliability.harness import Harness, Peers, require_password  # noqa: E402
+
+if TYPE_CHECKING:
+    from pgcluster_tui.settings import Settings
+    from pgcluster_tui.tui.app import PgClusterApp
 
 NAMES = [f"node{i}@10.0.0.{i}" for i in range(1, 7)]
 Figures = dict[str, Any]
@@ -78,7 +82,7 @@ async def forced_disconnects(rounds: int = 50) -> Figures:
             with psycopg.connect(server.dsn, autocommit=True) as admin:
                 for i in range(rounds):
                     before = len(h.of(Connected))
-                    victim = h.worker.listener_pid if i % 2 == 0 else h.worker.sender_pid
+                    victim = h.link.listener_pid if i % 2 == 0 else h.link.sender_pid
                     started = time.monotonic()
                     admin.execute("SELECT pg_terminate_backend(%s)", (victim,))
                     await wait_until(lambda b=before: len(h.of(Connected)) > b)  # type: ignore[misc]
@@ -87,7 +91,7 @@ async def forced_disconnects(rounds: int = 50) -> Figures:
             stale = [e for e in h.of(NodeStateChanged) if e.state is NodeState.STALE]
         return {
             "rounds": rounds,
-            "reconnects": h.worker.reconnects,
+            "reconnects": h.link.reconnects,
             "nodes_lost": len(lost),
             "stale_events": len(stale),
             "relisten_median_ms": round(statistics.median(relisten) * 1000, 1),
@@ -214,7 +218,7 @@ async def hostile_payloads(count: int = 5000) -> Figures:
         payloads.append(payload)
     with EmbeddedServer() as server:
         async with Harness(config(server.dsn, "cluster")) as h:
-            await wait_until(lambda: h.worker.connected)
+            await wait_until(lambda: h.link.connected)
             rss_before = _rss_mb()
             async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
                 for payload in payloads:
@@ -228,7 +232,7 @@ async def hostile_payloads(count: int = 5000) -> Figures:
                 "junk_expected": junk,
                 "junk_counted": counted,
                 "by_reason": dict(h.model.junk_counts),
-                "still_connected": h.worker.connected,
+                "still_connected": h.link.connected,
                 "rss_growth_mb": round(_rss_mb() - rss_before, 1),
             }
 
@@ -237,7 +241,7 @@ async def flood(burst: int = 200_000, names: int = 10_000) -> Figures:
     """200,000 notifications in one burst over 10,000 names."""
     with EmbeddedServer() as server:
         async with Harness(config(server.dsn, "cluster")) as h:
-            await wait_until(lambda: h.worker.connected)
+            await wait_until(lambda: h.link.connected)
             rss_before = _rss_mb()
             started = time.monotonic()
             async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
@@ -315,6 +319,16 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _dashboard(settings: Settings, dsn: str, demo: int = 0) -> PgClusterApp:
+    """The dashboard on a Monitor over a real worker, as `pgcluster-tui` builds it."""
+    from pgcluster_tui.demo import DemoCluster
+    from pgcluster_tui.tui.app import PgClusterApp
+    from pgcluster_tui.wiring import new_monitor
+
+    peers = DemoCluster(dsn, settings.channel, demo) if demo else None
+    return PgClusterApp(settings, new_monitor(settings, dsn), demo=peers)
+
+
 def _status(app: Any) -> str:
     shown = app.status_line._shown
     return "" if shown is None else str(shown.plain)
@@ -323,13 +337,12 @@ def _status(app: Any) -> str:
 async def dashboard_restarts(count: int = 5) -> Figures:
     """Stop and start the server under the running dashboard."""
     from pgcluster_tui.settings import load_settings
-    from pgcluster_tui.tui.app import PgClusterApp
 
     with EmbeddedServer() as server:
         settings = load_settings(
             {"dsn": server.dsn, "channel": "cluster", "interval": 0.5, "reconnect_max": 2.0}
         )
-        app = PgClusterApp(settings, server.dsn)
+        app = _dashboard(settings, server.dsn)
         countdowns = stale_seen = 0
         async with Peers(server.dsn, "cluster", NAMES, every=0.2), app.run_test(size=(120, 36)):
             await wait_until(lambda: all(n in app.model for n in NAMES))
@@ -358,11 +371,10 @@ async def dashboard_restarts(count: int = 5) -> Figures:
 
 async def _quit_once(fault: str) -> float:
     from pgcluster_tui.settings import load_settings
-    from pgcluster_tui.tui.app import PgClusterApp
 
     with EmbeddedServer() as server:
         settings = load_settings({"dsn": server.dsn, "channel": "cluster"})
-        app = PgClusterApp(settings, server.dsn, demo=3)
+        app = _dashboard(settings, server.dsn, demo=3)
         try:
             async with app.run_test(size=(120, 36)) as pilot:
                 await wait_until(lambda: app.link.phase == "connected")
@@ -388,11 +400,10 @@ async def dashboard_quit() -> Figures:
 async def dashboard_flood(burst: int = 200_000, names: int = 10_000) -> Figures:
     """200,000 notifications over 10,000 names into the dashboard; keys keep answering."""
     from pgcluster_tui.settings import load_settings
-    from pgcluster_tui.tui.app import PgClusterApp
 
     with EmbeddedServer() as server:
         settings = load_settings({"dsn": server.dsn, "channel": "cluster"})
-        app = PgClusterApp(settings, server.dsn)
+        app = _dashboard(settings, server.dsn)
         pressed: list[float] = []
         answered: list[float] = []
         original = app.action_pause
@@ -456,7 +467,9 @@ ABOUT = {
     ),
     "server_restarts": (
         "The server stopped for 3.5 s (longer than the 3 s stale threshold) and started again,"
-        " 5 times, under a running worker and model: ages freeze, nobody turns stale."
+        " 5 times, under a running worker and model: ages freeze, nobody turns stale. While the"
+        " server refuses connections the worker tries every 0.5 to 1 s here (`reconnect_max` 1 s;"
+        " 1 to 2 s by default); time back is from the server accepting connections to `Connected`."
     ),
     "watch": (
         "`pgcluster-tui watch --json` started while the server was down, then 5 restarts, then"

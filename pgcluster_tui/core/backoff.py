@@ -20,10 +20,8 @@ FIRST_BACKOFF = 0.5
 
 
 class Failure(StrEnum):
-    """Why a connection attempt or a session ended, as far as the retry timing cares."""
+    """Why a connection attempt failed, as far as the retry timing cares."""
 
-    LOST = "lost"
-    """A session that was open ended (server restart, network, terminated backend)."""
     REFUSED = "refused"
     """The server is not accepting connections yet or any more: try again soon, and often."""
     LOAD = "load"
@@ -65,9 +63,11 @@ class ReconnectPolicy:
     def attempt_failed(self, failure: Failure) -> float:
         """The delay after a connection attempt that failed for this reason."""
         self.attempt += 1
-        if failure in (Failure.REFUSED, Failure.LOST):
-            low, high = WHILE_REFUSED
-            return float(min(self.cap, self._uniform(low, high)))
+        if failure is Failure.REFUSED:
+            # Under a cap below the usual interval, keep the jitter: many clients must not sync.
+            high = min(WHILE_REFUSED[1], self.cap)
+            low = min(WHILE_REFUSED[0], high / 2)
+            return float(self._uniform(low, high))
         self.exponent += 1
         return self._exponential()
 

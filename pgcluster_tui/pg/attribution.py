@@ -39,6 +39,10 @@ class SenderLookup:
         self._wanted[pid] = None
         return True
 
+    def waiting(self) -> bool:
+        """Whether any pid awaits a look-up."""
+        return bool(self._wanted)
+
     def take(self) -> list[int]:
         """Take up to one batch of pids to look up."""
         pids = list(self._wanted)[:BATCH_SIZE]

@@ -7,9 +7,55 @@ import re
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from pgcluster_tui.core.backoff import Failure
+
 _SPACE = re.compile(r"\s+")
 _URI_USERINFO = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://([^@/?#]*)@")
 _KEYWORD_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s']+)")
+
+
+_BY_SQLSTATE = {
+    "53300": Failure.LOAD,  # too_many_connections
+    "28000": Failure.CONFIG,  # invalid_authorization_specification
+    "28P01": Failure.CONFIG,  # invalid_password
+    "3D000": Failure.CONFIG,  # invalid_catalog_name: the database does not exist
+    "42501": Failure.CONFIG,  # insufficient_privilege
+    "57P03": Failure.REFUSED,  # cannot_connect_now: starting up, shutting down, recovering
+}
+_BY_SQLSTATE_CLASS = {"53": Failure.LOAD, "28": Failure.CONFIG, "3D": Failure.CONFIG}
+# libpq reports a failed connect without an SQLSTATE: only its (English) message says why.
+_BY_MESSAGE = [
+    ("too many clients", Failure.LOAD),
+    ("too many connections", Failure.LOAD),
+    ("remaining connection slots", Failure.LOAD),
+    ("authentication failed", Failure.CONFIG),
+    ("no pg_hba.conf entry", Failure.CONFIG),
+    ("permission denied", Failure.CONFIG),
+    ("does not exist", Failure.CONFIG),
+    ("connection refused", Failure.REFUSED),
+    ("no such file or directory", Failure.REFUSED),
+    ("starting up", Failure.REFUSED),
+    ("shutting down", Failure.REFUSED),
+    ("in recovery mode", Failure.REFUSED),
+    ("server closed the connection", Failure.REFUSED),
+    ("timeout", Failure.REFUSED),
+    ("no answer within", Failure.REFUSED),
+]
+
+
+def classify(exc: BaseException) -> Failure:
+    """Why a connection attempt failed, for the retry timing; anything unknown counts as refused."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        by_state = _BY_SQLSTATE.get(sqlstate) or _BY_SQLSTATE_CLASS.get(sqlstate[:2])
+        if by_state is not None:
+            return by_state
+    # Load and configuration first: with several hosts, one that answers says more.
+    message = str(exc).lower()
+    for needle, failure in _BY_MESSAGE:
+        if needle in message:
+            return failure
+    return Failure.REFUSED
 
 
 class WorkerError(Exception):

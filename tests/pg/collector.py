@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from pgcluster_tui.core.events import Connected, Event, Heard, Notification
+from pgcluster_tui.core.link import LinkState, reduce
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 from tests.waiting import wait_until
 
@@ -47,6 +48,14 @@ class Collector:
     def of(self, kind: type[F]) -> list[F]:
         """Every fact of one type, in order."""
         return [f for f in self.facts if isinstance(f, kind)]
+
+    @property
+    def link(self) -> LinkState:
+        """Our link as the facts so far describe it."""
+        state = LinkState(heartbeat=self.worker.heartbeat)
+        for fact in self.of(Event):
+            state = reduce(state, fact)
+        return state
 
     def heard(self, payload: str, pid: int | None = None) -> list[Notification]:
         """Notifications carrying `payload` (from `pid`, if given)."""

@@ -10,9 +10,11 @@ import socket
 import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from pgcluster_tui.core.events import (
+    BackendsChecked,
     Connected,
     Connecting,
     Disconnected,
@@ -29,6 +31,7 @@ from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.pg.worker import ChannelWorker, send_once
 from tests.pg.collector import Collector, config, raw_connection
+from tests.reliability.harness import require_password
 from tests.waiting import wait_until
 
 PASSWORD = "sekrit_pw"
@@ -78,10 +81,10 @@ async def test_stopped_server_disconnects_then_reconnects_after_restart(
         await asyncio.to_thread(private_server.stop_server)
         await c.wait_for(Disconnected)
         await c.wait_for(RetryScheduled)
-        assert not worker.connected
+        assert not c.link.connected
         await asyncio.to_thread(private_server.restart)
         again = await c.connected(2)
-        assert worker.reconnects == 1
+        assert c.link.reconnects == 1
         async with await raw_connection(private_server.dsn) as raw:
             await raw.execute("SELECT pg_notify(%s, %s)", (channel, "back@h"))
             await c.wait_for(Notification, lambda n: n.payload == "back@h")
@@ -92,17 +95,87 @@ async def test_stopped_server_disconnects_then_reconnects_after_restart(
     assert retries[0].delay >= 0.4
 
 
-async def test_retries_back_off_up_to_the_cap() -> None:
-    worker = ChannelWorker(config(unreachable_dsn(), "cluster", reconnect_max=0.6))
+async def test_refused_connections_are_retried_often_without_backing_off() -> None:
+    worker = ChannelWorker(config(unreachable_dsn(), "cluster", reconnect_max=30.0))
     async with Collector(worker) as c:
-        await c.wait_for(RetryScheduled, count=3)
-    first, *later = [r.delay for r in c.of(RetryScheduled)]
-    assert 0.4 <= first <= 0.6  # 0.5 s with 20 % jitter
-    assert all(0.48 <= d <= 0.72 for d in later)  # doubled, then capped at 0.6 s
+        await c.wait_for(RetryScheduled, count=3, timeout=15)
+    delays = [r.delay for r in c.of(RetryScheduled)]
+    assert all(1.0 <= d <= 2.0 for d in delays), delays  # every 1 to 2 s, never more
     assert [a.attempt for a in c.of(Connecting)][:3] == [1, 2, 3]
     assert [r.attempt for r in c.of(RetryScheduled)][:3] == [2, 3, 4]
     assert not c.of(Connected)
-    assert worker.reconnects == 0
+    assert c.link.reconnects == 0
+
+
+async def test_a_cap_below_two_seconds_keeps_refused_retries_under_it() -> None:
+    worker = ChannelWorker(config(unreachable_dsn(), "cluster", reconnect_max=0.6))
+    async with Collector(worker) as c:
+        await c.wait_for(RetryScheduled, count=3)
+    assert all(0.3 <= r.delay <= 0.6 for r in c.of(RetryScheduled))
+
+
+async def first_accepted(dsn: str) -> float:
+    """When a plain connection to `dsn` first succeeds (epoch seconds); tries every 20 ms."""
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=2)
+        except psycopg.OperationalError:
+            await asyncio.sleep(0.02)  # polling the server, not waiting on the worker
+            continue
+        at = time.time()
+        await conn.close()
+        return at
+
+
+async def test_reconnects_within_3_s_of_the_server_accepting_after_a_long_outage(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    worker = ChannelWorker(config(private_server.dsn, channel, reconnect_max=30.0))
+    async with Collector(worker) as c:
+        first = await c.connected()
+        await asyncio.to_thread(private_server.stop_server)
+        await c.wait_for(RetryScheduled)
+        # Asked while disconnected: answered once connected again.
+        worker.check_backends([first.listener_pid])
+        down_at = time.monotonic()
+        # Long enough that doubling from 0.5 s would have reached waits over 3 s.
+        await wait_until(lambda: time.monotonic() - down_at > 8.0, 10.0, "an 8 s outage")
+        accepted = asyncio.create_task(first_accepted(private_server.dsn))
+        await asyncio.to_thread(private_server.restart)
+        accepted_at = await asyncio.wait_for(accepted, 10.0)
+        again = await c.connected(2, timeout=10.0)
+        checked = await c.wait_for(BackendsChecked)
+    assert again.at - accepted_at < 3.0, again.at - accepted_at
+    retries = c.of(RetryScheduled)
+    assert 0.4 <= retries[0].delay <= 0.6  # the session died young: one exponential step
+    assert all(1.0 <= r.delay <= 2.0 for r in retries[1:]), retries
+    assert [r.attempt for r in retries] == list(range(1, len(retries) + 1))
+    assert checked.gone == (first.listener_pid,)
+
+
+def _wrong_password_dsn(server: EmbeddedServer) -> str:
+    require_password(server, "secret_user", PASSWORD)
+    where = f"host={server.socket_dir} port={server.port} dbname=postgres"
+    return f"{where} user=secret_user password={PASSWORD}x"
+
+
+@pytest.mark.parametrize("fault", ["missing database", "wrong password"])
+async def test_configuration_errors_back_off_exponentially(
+    private_server: EmbeddedServer, fault: str
+) -> None:
+    if fault == "wrong password":
+        dsn = _wrong_password_dsn(private_server)
+    else:
+        dsn = private_server.dsn.replace("dbname=postgres", "dbname=no_such_db")
+    worker = ChannelWorker(config(dsn, "cluster", reconnect_max=30.0))
+    async with Collector(worker) as c:
+        await c.wait_for(RetryScheduled, count=4, timeout=15)
+    delays = [r.delay for r in c.of(RetryScheduled)]
+    # 0.5 s, 1 s, 2 s, 4 s, each within the jitter of 20 %.
+    for delay, base in zip(delays, (0.5, 1.0, 2.0, 4.0), strict=False):
+        assert 0.8 * base - 0.01 <= delay <= 1.2 * base + 0.01, delays
+    assert [r.attempt for r in c.of(RetryScheduled)][:4] == [2, 3, 4, 5]
+    assert PASSWORD not in " ".join(d.reason for d in c.of(Disconnected))
 
 
 # Stopping never hangs
@@ -278,3 +351,25 @@ async def test_failing_notify_does_not_tear_down_the_session(
             await c.wait_for(Notification, lambda n: n.payload == worker.config.node)
             assert len(c.of(Connected)) == 1
             assert not c.of(Disconnected)
+
+
+async def test_a_failing_backend_check_keeps_the_session_and_is_answered_later(
+    private_server: EmbeddedServer, channel: str
+) -> None:
+    async with await raw_connection(private_server.dsn) as admin:
+        await admin.execute("CREATE ROLE observer LOGIN")
+        await admin.execute("REVOKE SELECT ON pg_catalog.pg_stat_activity FROM PUBLIC")
+        observer_dsn = private_server.dsn.replace("user=postgres", "user=observer")
+        worker = ChannelWorker(config(observer_dsn, channel))
+        async with Collector(worker) as c:
+            connected = await c.connected()
+            worker.check_backends([connected.sender_pid, 5_000_000])
+            # Denied a few times over (about 4 tries a second), still connected, no answer yet.
+            probes = len(c.of(ProbeMeasured))
+            await c.wait_for(ProbeMeasured, count=probes + 5)
+            assert not c.of(BackendsChecked)
+            await admin.execute("GRANT SELECT ON pg_catalog.pg_stat_activity TO PUBLIC")
+            checked = await c.wait_for(BackendsChecked)
+            assert len(c.of(Connected)) == 1
+            assert not c.of(Disconnected)
+    assert (checked.alive, checked.gone) == ((connected.sender_pid,), (5_000_000,))

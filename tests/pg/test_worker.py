@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -10,7 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from pgcluster_tui.core import backoff
 from pgcluster_tui.core.events import (
+    BackendsChecked,
     Connected,
     Connecting,
     Disconnected,
@@ -26,8 +29,8 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import JUNK_PREVIEW_CHARS, Membership
+from pgcluster_tui.core.monitor import Monitor, ReplaySource
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement
-from pgcluster_tui.pg import worker as worker_module
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.pg.worker import ChannelWorker, send_once
 from tests.pg.collector import Collector, RawListener, config, raw_connection
@@ -98,8 +101,8 @@ async def test_heartbeat_arrives_as_exactly_our_node_name_right_after_connect(
     assert c.of(HeartbeatSent)[0].node == NODE
     assert not c.of(HeartbeatSent)[0].manual
     # The beat comes back to our own listener: our node, marked as ours.
-    model = Membership(self_name=NODE)
-    joined = [e for e in ingest(model, c.facts) if isinstance(e, NodeJoined)]
+    monitor = Monitor(ReplaySource(), Membership(self_name=NODE))
+    joined = [e for e in monitor.apply(c.facts) if isinstance(e, NodeJoined)]
     assert joined[0].node == NODE
     assert joined[0].is_self
 
@@ -129,13 +132,16 @@ async def test_turning_heartbeat_on_beats_at_once_and_off_stops_it(dsn: str, cha
             assert notify.payload == NODE
             await c.wait_for(HeartbeatSent, count=3)
             worker.set_heartbeat(False)
-            assert worker.next_beat_at is None
+            off_at = time.time()
             sent = len(c.of(HeartbeatSent))
             # Five probe round trips (0.2 s apart) span several heartbeat intervals.
             probes = len(c.of(ProbeMeasured))
             await c.wait_for(ProbeMeasured, count=probes + 5)
             assert len(c.of(HeartbeatSent)) <= sent + 1  # at most the one in flight
-            assert worker.next_beat_at is None
+    beats = c.of(HeartbeatSent)
+    # Each beat says when the next is due; one that completes after turning off says none.
+    assert all(b.next_at == b.at + 0.2 for b in beats if b.at < off_at - 0.1)
+    assert all(b.next_at is None for b in beats if b.at > off_at)
 
 
 async def test_announce_sends_names_and_refuses_invalid_ones_before_sending(
@@ -239,7 +245,7 @@ async def test_junk_payloads_arrive_literally_and_become_events(dsn: str, channe
 
 def worker_is_healthy(c: Collector) -> bool:
     """Connected once and never disconnected."""
-    return len(c.of(Connected)) == 1 and not c.of(Disconnected) and c.worker.connected
+    return len(c.of(Connected)) == 1 and not c.of(Disconnected) and c.link.connected
 
 
 async def test_probe_measures_round_trip_on_a_private_channel(dsn: str, channel: str) -> None:
@@ -323,8 +329,8 @@ async def test_reconnects_after_its_backend_is_terminated(
         second = await c.connected(2)
         await pg_notify(admin, channel, "again@h")
         await c.wait_for(Notification, lambda n: n.payload == "again@h")
-        assert worker.reconnects == 1
-        assert worker.connected
+        assert c.link.reconnects == 1
+        assert c.link.connected
         # We heartbeat again at once after reconnecting.
         await c.wait_for(HeartbeatSent, lambda h: h.at >= second.at)
         await c.wait_for(Notification, lambda n: n.pid == second.sender_pid)
@@ -345,7 +351,7 @@ async def test_reconnects_after_its_backend_is_terminated(
 async def test_the_backoff_grows_with_young_deaths_and_resets_after_a_stable_session(
     dsn: str, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(worker_module, "STABLE_SESSION_SECONDS", 3.0)
+    monkeypatch.setattr(backoff, "STABLE_SESSION_SECONDS", 3.0)
     worker = ChannelWorker(config(dsn, channel, reconnect_max=30.0))
     async with Collector(worker) as c, await raw_connection(dsn) as admin:
         for deaths in range(1, 4):
@@ -371,3 +377,56 @@ def test_worker_refuses_a_channel_or_node_the_protocol_cannot_carry() -> None:
         ChannelWorker(config("host=127.0.0.1", ""))
     with pytest.raises(ProtocolError, match="no @"):
         ChannelWorker(config("host=127.0.0.1", "cluster", node="nameless"))
+
+
+# Which backends still live
+
+
+async def until_ended(admin: psycopg.AsyncConnection[Any], pid: int) -> None:
+    """Wait until our own closed session's backend has left pg_stat_activity."""
+    deadline = time.monotonic() + 10
+    while True:
+        cursor = await admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if await cursor.fetchone() == (0,):
+            return
+        assert time.monotonic() < deadline, f"backend {pid} still there"
+        await asyncio.sleep(0.02)  # polling the server
+
+
+async def test_check_backends_reports_a_live_session_alive_and_a_closed_one_gone(
+    dsn: str, channel: str
+) -> None:
+    async with (
+        Collector(ChannelWorker(config(dsn, channel))) as c,
+        await raw_connection(dsn, application_name=f"{channel} live") as live,
+        await raw_connection(dsn, application_name=f"{channel} admin") as admin,
+    ):
+        await c.connected()
+        closed = await raw_connection(dsn, application_name=f"{channel} closed")
+        gone_pid = closed.info.backend_pid
+        await closed.close()
+        await until_ended(admin, gone_pid)
+        live_pid = live.info.backend_pid
+        c.worker.check_backends([live_pid, gone_pid])
+        checked = await c.wait_for(BackendsChecked)
+    assert checked.alive == (live_pid,)
+    assert checked.gone == (gone_pid,)
+    assert len(c.of(BackendsChecked)) == 1
+
+
+async def test_check_backends_answers_in_batches_of_500_at_most_4_a_second(
+    dsn: str, channel: str
+) -> None:
+    # Above the kernel's largest possible pid (2^22): never a backend.
+    pids = list(range(5_000_000, 5_001_200))
+    async with Collector(ChannelWorker(config(dsn, channel))) as c:
+        await c.connected()
+        c.worker.check_backends(pids)
+        c.worker.check_backends(pids[:10])  # asked again before the answer: one answer
+        await c.wait_for(BackendsChecked, count=3)
+    checks = c.of(BackendsChecked)
+    assert [len(x.gone) for x in checks] == [500, 500, 200]
+    assert [x for check in checks for x in check.gone] == pids
+    assert not any(check.alive for check in checks)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(checks)]
+    assert all(gap >= 0.24 for gap in gaps), gaps

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from pgcluster_tui.core.events import Event
 from pgcluster_tui.core.ingest import ingest
+from pgcluster_tui.core.link import LinkState, reduce
 from pgcluster_tui.core.membership import Membership, Thresholds
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
@@ -21,10 +22,18 @@ from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 class Harness:
     """Runs a ChannelWorker into a Membership, ticking at 10 Hz, and keeps every event."""
 
-    def __init__(self, config: WorkerConfig, thresholds: Thresholds | None = None) -> None:
-        self.worker = ChannelWorker(config)
+    def __init__(
+        self,
+        config: WorkerConfig,
+        thresholds: Thresholds | None = None,
+        *,
+        worker: ChannelWorker | None = None,
+    ) -> None:
+        self.worker = worker or ChannelWorker(config)
         self.model = Membership(thresholds or Thresholds(config.interval), self_name=config.node)
         self.events: list[Event] = []
+        self.link = LinkState(heartbeat=config.heartbeat)
+        """Our link as the worker's facts describe it."""
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Self:
@@ -46,6 +55,9 @@ class Harness:
 
     async def _pump(self) -> None:
         async for batch in self.worker.batches():
+            for fact in batch:
+                if isinstance(fact, Event):
+                    self.link = reduce(self.link, fact)
             self.events.extend(ingest(self.model, batch))
 
     async def _tick(self) -> None:

@@ -89,7 +89,7 @@ def live(embedded_server: EmbeddedServer) -> Iterator[tuple[LiveHarness, str]]:
     channel = f"hyp_{secrets.token_hex(4)}"
     config = WorkerConfig(conninfo=embedded_server.dsn, channel=channel, node="observer@test")
     with LiveHarness(config) as harness:
-        wait_until_sync(lambda: harness.harness.worker.connected, what="listener up")
+        wait_until_sync(lambda: harness.harness.link.connected, what="listener up")
         yield harness, channel
 
 
@@ -130,14 +130,14 @@ def test_hostile_payloads_flow_through_literally(
         assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in shown)
     previews = harness.read(lambda h: [e.payload for e in h.of(JunkReceived)])
     assert all(len(p) <= JUNK_PREVIEW_CHARS for p in previews)
-    assert harness.read(lambda h: h.worker.connected)
+    assert harness.read(lambda h: h.link.connected)
 
 
 async def test_flood_of_distinct_names_loses_no_valid_node(dsn: str, channel: str) -> None:
     names, rounds = 10_000, 5
     config = WorkerConfig(conninfo=dsn, channel=channel, node="observer@test")
     async with Harness(config) as h:
-        await wait_until(lambda: h.worker.connected, what="listener up")
+        await wait_until(lambda: h.link.connected, what="listener up")
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             for _ in range(rounds):
                 await conn.execute(
@@ -156,7 +156,7 @@ async def test_cap_on_nodes_evicts_instead_of_growing(dsn: str, channel: str) ->
     config = WorkerConfig(conninfo=dsn, channel=channel, node="observer@test")
     async with Harness(config) as h:
         h.model.max_nodes = 1000
-        await wait_until(lambda: h.worker.connected, what="listener up")
+        await wait_until(lambda: h.link.connected, what="listener up")
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             await conn.execute(
                 "SELECT pg_notify(%s, 'n' || i || '@h') FROM generate_series(1, 5000) AS i",
@@ -284,7 +284,7 @@ async def test_library_refuses_names_a_node_would_crash_on(dsn: str, channel: st
         with pytest.raises(ProtocolError):
             await send_once(config, too_long)
         async with Harness(config) as h:
-            await wait_until(lambda: h.worker.connected, what="connected")
+            await wait_until(lambda: h.link.connected, what="connected")
             for bad in (too_long, "no_at", "a@b\x1b[2J", "", "a b@c"):
                 with pytest.raises(ProtocolError):
                     await h.worker.announce(bad)

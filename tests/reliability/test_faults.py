@@ -56,7 +56,7 @@ async def test_forced_disconnects_alternating_listener_and_sender(
         with psycopg.connect(dsn, autocommit=True) as admin:
             for i in range(rounds):
                 connected_before = len(h.of(Connected))
-                victim = h.worker.listener_pid if i % 2 == 0 else h.worker.sender_pid
+                victim = h.link.listener_pid if i % 2 == 0 else h.link.sender_pid
                 admin.execute("SELECT pg_terminate_backend(%s)", (victim,))
                 await _reconnected(h, connected_before, i)
         beats_before = {n: h.model.view(n, time.time()).beats for n in NAMES}
@@ -64,7 +64,7 @@ async def test_forced_disconnects_alternating_listener_and_sender(
             lambda: all(h.model.view(n, time.time()).beats > beats_before[n] for n in NAMES),
             what="beats after the last reconnect",
         )
-    assert h.worker.reconnects == rounds
+    assert h.link.reconnects == rounds
     assert len(h.of(Disconnected)) >= rounds
     assert all(name in h.model for name in NAMES)
     assert not [e for e in h.of(NodeStateChanged) if e.state is NodeState.STALE]
@@ -196,10 +196,11 @@ async def test_dashboard_starts_while_down_and_joins_when_up(
 ) -> None:
     from pgcluster_tui.settings import load_settings
     from pgcluster_tui.tui.app import PgClusterApp
+    from pgcluster_tui.wiring import new_monitor
 
     private_server.stop_server()
     settings = load_settings({"dsn": private_server.dsn, "channel": channel, "reconnect_max": 0.5})
-    app = PgClusterApp(settings, private_server.dsn)
+    app = PgClusterApp(settings, new_monitor(settings, private_server.dsn))
     async with app.run_test(size=(120, 36)):
         await wait_until(lambda: app.link.phase == "disconnected", what="the first failure")
         await wait_until(lambda: "retry in" in str(app.status_line._shown), what="countdown")
