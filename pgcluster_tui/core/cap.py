@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from pgcluster_tui.core.events import Event, NodesNotTracked, NodeState
 from pgcluster_tui.core.node import Node
+from pgcluster_tui.core.thresholds import Thresholds
 
 UNTRACKED_MEMORY = 32_768
 """Untracked names remembered to count each once (hashes, least recently heard dropped)."""
@@ -49,7 +50,7 @@ class Cap:
         self.stale.pop(name, None)
         self.once.pop(name, None)
 
-    def victim(self, nodes: Mapping[str, Node], now: float, fresh_for: float) -> Node | None:
+    def victim(self, nodes: Mapping[str, Node], now: float, t: Thresholds) -> Node | None:
         """The node a new name may evict: stale, else heard once and no longer fresh; or none."""
         # Established nodes and fresh ones stay: a flood of one-shot names must not push
         # out real nodes, nor real nodes over the cap push out each other forever.
@@ -57,7 +58,9 @@ class Cap:
             return nodes[next(iter(self.stale))]
         if self.once:
             node = nodes[next(iter(self.once))]
-            if node.state is not NodeState.NEW or now - node.age_from > fresh_for:
+            # Ticks may not have run (a replay): its age says whether it is still fresh.
+            fresh = t.state_for(now - node.age_from, t.interval) is NodeState.ALIVE
+            if node.state is not NodeState.NEW or not fresh:
                 return node
         return None
 

@@ -147,6 +147,7 @@ class Membership(Roster):
         elif state is not NodeState.ALIVE:
             self._move(node, NodeState.ALIVE, now)
             events.append(NodeStateChanged(now, payload, state, NodeState.ALIVE, silent_for))
+        # thresholds.worse_after(ALIVE, ...) inlined: this runs for every beat.
         due = now + self.thresholds.late * self._interval(node)
         if due < node.due:
             self._schedule(node, due)
@@ -179,8 +180,8 @@ class Membership(Roster):
             self._undecide(node)
             self._mark_duplicate(node, now, events)
         elif not node.duplicate:
-            other_last = node.pid_last.get(node.pid, -math.inf)
-            if now - other_last <= self.thresholds.late * self._interval(node):
+            silent = now - node.pid_last.get(node.pid, -math.inf)
+            if self.thresholds.state_for(silent, self._interval(node)) is NodeState.ALIVE:
                 self._mark_duplicate(node, now, events)
 
     def _begin_session_change(self, node: Node, pid: int, now: float) -> None:
@@ -188,7 +189,7 @@ class Membership(Roster):
         previous = node.session
         node.pending, node.pending_since = previous, now
         node.pending_beats = node.session_beats()
-        node.pending_due = now + self.thresholds.late * self._interval(node)
+        node.pending_due = now + self._late_after(node)
         heapq.heappush(self._undecided, (node.pending_due, node.name))
         self._ask(previous, node.name)
         node.begin_session(pid)
@@ -197,6 +198,7 @@ class Membership(Roster):
         if node.pending is not None:
             self._asking.pop(node.pending, None)
         event = node.end_previous_session(now)
+        self.roster_version += 1
         if event is not None:
             events.append(event)
 
@@ -245,8 +247,7 @@ class Membership(Roster):
         own_name = name == self.self_name
         nodes = self._nodes
         if len(nodes) >= self.max_nodes:
-            t = self.thresholds
-            victim = self._cap.victim(nodes, self._reference(now), t.late * t.interval)
+            victim = self._cap.victim(nodes, self._reference(now), self.thresholds)
             if victim is not None:
                 self._remove(victim)
                 events.append(NodeEvicted(now, victim.name, victim.state))
@@ -261,7 +262,7 @@ class Membership(Roster):
         nodes[name] = node
         self._counts[NodeState.NEW] += 1
         self.roster_version += 1
-        self._schedule(node, now + self.thresholds.late * self._interval(node))
+        self._schedule_joined(node, now + self._late_after(node))
         events.append(NodeJoined(now, name, pid, ours))
         if own_name and not ours:
             self._claim(node, pid, now, events)
@@ -348,17 +349,16 @@ class Membership(Roster):
                 self._end_previous_session(node, now, events)
         for name in list(self._duplicates):
             node = nodes[name]
-            if now >= resumed + t.late * self._interval(node):
+            if now >= resumed + self._late_after(node):
                 self._maybe_clear_duplicate(node, now, events)
-        due = self._due
         later: list[tuple[float, str]] = []
-        while due and due[0][0] <= now:
-            when, name = heapq.heappop(due)
+        while (entry := self._take_due(now)) is not None:
+            when, name = entry
             node = nodes.get(name)
             if node is None or node.due != when:
                 continue  # forgotten, or rescheduled since
             interval = self._interval(node)
-            hold = resumed + t.late * interval
+            hold = resumed + t.worse_after(NodeState.ALIVE, interval)
             if now < hold:
                 # After our own outage each node has one late threshold of its own to be heard.
                 node.due = hold
@@ -375,6 +375,7 @@ class Membership(Roster):
             node.due = node.age_from + t.worse_after(state, interval)
             if node.due < math.inf:
                 later.append((node.due, name))
+        due = self._due
         for entry in later:
             heapq.heappush(due, entry)
         if len(due) > 4 * len(nodes) + 1024:
@@ -387,9 +388,10 @@ class Membership(Roster):
         claims = self._claims
         if len(live) > 1 or (node.own_name and any(pid in claims for pid in live)):
             # Ask once about a backend gone quiet: a closed session clears the duplicate at once.
-            quiet = now - self.thresholds.late * self._interval(node)
+            t, interval = self.thresholds, self._interval(node)
             for pid, last in node.pid_last.items():
-                if last < quiet and pid not in self._asked:
+                quiet = t.state_for(now - last, interval) is not NodeState.ALIVE
+                if quiet and pid not in self._asked:
                     self._ask(pid, node.name)
             return
         survivor = live[0] if live else node.pid

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -41,6 +41,8 @@ class Roster:
         self._cap = Cap()
         # Next state deadlines, (due, name), lazily corrected: a tick looks only at nodes due.
         self._due: list[tuple[float, str]] = []
+        # First deadlines of new nodes come in time order: a queue is cheaper than the heap.
+        self._joined_due: deque[tuple[float, str]] = deque()
         self._claims: OrderedDict[int, None] = OrderedDict()
         """Backends that sent our own name without being our sender."""
         self._senders: OrderedDict[int, SenderAttributed] = OrderedDict()
@@ -65,13 +67,35 @@ class Roster:
         node.due = due
         heapq.heappush(self._due, (due, node.name))
 
+    def _schedule_joined(self, node: Node, due: float) -> None:
+        joined = self._joined_due
+        if joined and due < joined[-1][0]:
+            self._schedule(node, due)  # the clock stepped back: keep the queue in order
+            return
+        node.due = due
+        joined.append((due, node.name))
+
+    def _take_due(self, now: float) -> tuple[float, str] | None:
+        """The earliest deadline at or before `now`, taken from the queue or the heap."""
+        joined, due = self._joined_due, self._due
+        if joined and joined[0][0] <= now and (not due or joined[0] <= due[0]):
+            return joined.popleft()
+        if due and due[0][0] <= now:
+            return heapq.heappop(due)
+        return None
+
     def _interval(self, node: Node) -> float:
         if node.gaps >= 2:
             return max(MIN_INTERVAL, node.mean_gap)
         return self.thresholds.interval
 
     def _window(self, node: Node) -> float:
-        return self.thresholds.suspect * self._interval(node)
+        """How long a backend counts as live after its last beat: until it would be suspect."""
+        return self.thresholds.worse_after(NodeState.LATE, self._interval(node))
+
+    def _late_after(self, node: Node) -> float:
+        """One late threshold of the node's own interval."""
+        return self.thresholds.worse_after(NodeState.ALIVE, self._interval(node))
 
     def _reference(self, now: float) -> float:
         return self._frozen_at if self._frozen_at is not None else now
@@ -141,7 +165,10 @@ class Roster:
         interval = self._interval(node)
         jitter = node.gap_deviation if node.gaps >= 2 else 0.0
         t = self.thresholds
-        live = node.live_pids(now, t.suspect * interval)
+        live = node.live_pids(now, t.worse_after(NodeState.LATE, interval))
+        if node.pending is not None:
+            # Most likely replaced: listed again if the server or a beat says it lives on.
+            live = tuple(pid for pid in live if pid != node.pending)
         claims = self._claims
         return NodeView(
             name=node.name,
@@ -158,9 +185,9 @@ class Roster:
             phi=phi(age, interval, jitter),
             pids=live or tuple(pid for pid in (node.pid,) if pid in node.pid_last),
             duplicate=node.duplicate,
-            late_after=t.late * interval,
-            suspect_after=t.suspect * interval,
-            stale_after=t.stale * interval,
+            late_after=t.worse_after(NodeState.ALIVE, interval),
+            suspect_after=t.worse_after(NodeState.LATE, interval),
+            stale_after=t.worse_after(NodeState.SUSPECT, interval),
             sessions=node.sessions,
             churning=node.churning_now(),
             claimed_by_other=node.own_name and any(pid in claims for pid in live),
