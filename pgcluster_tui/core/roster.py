@@ -75,15 +75,6 @@ class Roster:
         node.due = due
         joined.append((due, node.name))
 
-    def _take_due(self, now: float) -> tuple[float, str] | None:
-        """The earliest deadline at or before `now`, taken from the queue or the heap."""
-        joined, due = self._joined_due, self._due
-        if joined and joined[0][0] <= now and (not due or joined[0] <= due[0]):
-            return joined.popleft()
-        if due and due[0][0] <= now:
-            return heapq.heappop(due)
-        return None
-
     def _interval(self, node: Node) -> float:
         if node.gaps >= 2:
             return max(MIN_INTERVAL, node.mean_gap)

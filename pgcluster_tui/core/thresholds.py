@@ -18,6 +18,14 @@ WORSE = {
 }
 """The state a silent node moves to next, by its state (stale is the last)."""
 
+# Enum members as module names: reading them off the class costs ~50 ns each, per call.
+_ALIVE, _LATE, _SUSPECT, _STALE = (
+    NodeState.ALIVE,
+    NodeState.LATE,
+    NodeState.SUSPECT,
+    NodeState.STALE,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
@@ -35,20 +43,20 @@ class Thresholds:
     def state_for(self, age: float, interval: float) -> NodeState:
         """The state a node silent for `age` seconds has reached, given its interval."""
         if age > self.stale * interval:
-            return NodeState.STALE
+            return _STALE
         if age > self.suspect * interval:
-            return NodeState.SUSPECT
+            return _SUSPECT
         if age > self.late * interval:
-            return NodeState.LATE
-        return NodeState.ALIVE
+            return _LATE
+        return _ALIVE
 
     def worse_after(self, state: NodeState, interval: float) -> float:
         """The age at which a node in `state` crosses its next threshold (never, once stale)."""
-        if state is NodeState.LATE:
+        if state is _LATE:
             return self.suspect * interval
-        if state is NodeState.SUSPECT:
+        if state is _SUSPECT:
             return self.stale * interval
-        if state is NodeState.STALE:
+        if state is _STALE:
             return math.inf
         return self.late * interval
 
