@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable
 
 from pgcluster_tui.core.events import (
-    BackendsChecked,
-    DuplicateNameCleared,
-    DuplicateNameDetected,
     Event,
     Heard,
     JunkReceived,
     JunkSuppressed,
-    NameClaimedByOther,
     NamingMismatch,
     NodeEvicted,
     NodeJoined,
@@ -26,7 +22,8 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.core.node import NO_SESSION, Node, NodeView, long_name
 from pgcluster_tui.core.protocol import Junk, NodeName, classify
-from pgcluster_tui.core.roster import BEAT_ORDERS, SORT_ORDERS, Roster, remember
+from pgcluster_tui.core.roster import BEAT_ORDERS, SORT_ORDERS
+from pgcluster_tui.core.sessions import Sessions
 from pgcluster_tui.core.thresholds import MIN_INTERVAL, WORSE, Thresholds, phi
 
 __all__ = [
@@ -51,7 +48,7 @@ _ALIVE = NodeState.ALIVE
 _STALE = NodeState.STALE
 
 
-class Membership(Roster):
+class Membership(Sessions):
     """Who heartbeats on the channel, how fresh each node is, and what changed."""
 
     def __init__(
@@ -67,14 +64,7 @@ class Membership(Roster):
         self.junk_burst = junk_burst
         self.junk_counts: Counter[str] = Counter()
         self.beats_total = 0
-        # Session changes waiting for the server's word, by when beats decide instead.
-        self._undecided: list[tuple[float, str]] = []
-        self._checks: dict[int, None] = {}
-        self._asking: OrderedDict[int, str] = OrderedDict()
-        self._asked: OrderedDict[int, None] = OrderedDict()
         self._verdicts: dict[str, object] = {}
-        self._resumed_at = -math.inf
-        self._own_sender: int | None = None
         self._naming: tuple[str, bool] | None = None
         """Our name and whether it is long, until a node named the other way is heard."""
         if self_name is not None and isinstance(classify(self_name), NodeName):
@@ -157,94 +147,6 @@ class Membership(Roster):
         if due < node.due:
             self._schedule(node, due)
 
-    def _other_backend(
-        self, node: Node, pid: int, last: float | None, now: float, events: list[Event]
-    ) -> None:
-        if node.own_name:
-            if pid == self._own_sender:
-                self._own_beat(node, pid)
-            else:
-                self._claim(node, pid, now, events)
-            node.remember(pid, now)
-            return
-        if last is None:
-            if node.pending is not None:
-                # A third session while the second is undecided: the first stayed silent.
-                self._end_previous_session(node, now, events)
-            if not node.duplicate and node.session in node.pid_last:
-                self._begin_session_change(node, pid, now)
-            else:
-                node.begin_session(pid)
-            node.remember(pid, now)
-            return
-        node.pid_last[pid] = now
-        if now >= last:
-            node.learn_gap(now - last)
-        if pid == node.pending:
-            # The previous session beats again: two live sessions, proven.
-            self._undecide(node)
-            self._mark_duplicate(node, now, events)
-        elif not node.duplicate:
-            silent = now - node.pid_last.get(node.pid, -math.inf)
-            if self.thresholds.state_for(silent, self._interval(node)) is _ALIVE:
-                self._mark_duplicate(node, now, events)
-
-    def _begin_session_change(self, node: Node, pid: int, now: float) -> None:
-        # A restart or a second process: no verdict until the server (or silence) tells.
-        previous = node.session
-        node.pending, node.pending_since = previous, now
-        node.pending_beats = node.session_beats()
-        node.pending_due = now + self._late_after(node)
-        heapq.heappush(self._undecided, (node.pending_due, node.name))
-        self._ask(previous, node.name)
-        node.begin_session(pid)
-
-    def _end_previous_session(self, node: Node, now: float, events: list[Event]) -> None:
-        if node.pending is not None:
-            self._asking.pop(node.pending, None)
-        event = node.end_previous_session(now)
-        self.roster_version += 1
-        if event is not None:
-            events.append(event)
-
-    def _undecide(self, node: Node) -> None:
-        if node.pending is not None:
-            self._asking.pop(node.pending, None)
-        node.pending, node.pending_due = None, math.inf
-
-    def _own_beat(self, node: Node, pid: int) -> None:
-        if not node.is_self:
-            node.is_self = True
-            self.roster_version += 1
-        if node.session != pid:
-            if node.session != NO_SESSION and node.session not in self._claims:
-                # Our previous sender: we closed it ourselves when our connection dropped.
-                node.pid_last.pop(node.session, None)
-                node.sessions += 1
-            node.begin_session(pid)
-
-    def _claim(self, node: Node, pid: int, now: float, events: list[Event]) -> None:
-        if pid not in self._claims:
-            remember(self._claims, pid, None)
-            events.append(NameClaimedByOther(now, node.name, pid))
-        if not node.duplicate:
-            node.duplicate = True
-            self._duplicates.add(node.name)
-            self.roster_version += 1
-
-    def _mark_duplicate(
-        self, node: Node, now: float, events: list[Event], also: int | None = None
-    ) -> None:
-        if node.duplicate:
-            return
-        node.duplicate = True
-        self._duplicates.add(node.name)
-        self.roster_version += 1
-        pids = node.live_pids(now, self._window(node))
-        if also is not None and also not in pids:
-            pids += (also,)
-        events.append(DuplicateNameDetected(now, node.name, pids))
-
     def _join(self, name: str, pid: int, now: float, events: list[Event], count: int) -> None:
         if self._naming is not None and long_name(name) != self._naming[1]:
             events.append(NamingMismatch(now, name, self._naming[0]))
@@ -296,43 +198,6 @@ class Membership(Roster):
         preview = payload[:JUNK_PREVIEW_CHARS]
         events.append(JunkReceived(now, preview, verdict.reason.value, len(payload), pid))
 
-    # Backend sessions
-
-    def own_sender(self, pid: int | None) -> None:
-        """The backend pid that sends our own beats (None while disconnected)."""
-        self._own_sender = pid
-
-    def take_backend_checks(self) -> list[int]:
-        """Backend pids whose liveness the model needs to know, each asked once."""
-        asking = self._asking
-        pids = [pid for pid in self._checks if pid in asking]
-        self._checks.clear()
-        return pids
-
-    def backends_checked(self, fact: BackendsChecked) -> list[Event]:
-        """Apply the server's answer on which backends are still live sessions."""
-        events: list[Event] = []
-        nodes, asking, at = self._nodes, self._asking, fact.at
-        for pid in fact.alive:
-            node = nodes.get(asking.pop(pid, ""))
-            if node is not None and node.pending == pid:
-                self._undecide(node)
-                self._mark_duplicate(node, at, events, also=pid)
-        for pid in fact.gone:
-            node = nodes.get(asking.pop(pid, ""))
-            if node is None:
-                continue
-            if node.pending == pid:
-                self._end_previous_session(node, at, events)
-            elif node.pid_last.pop(pid, None) is not None and node.duplicate:
-                self._maybe_clear_duplicate(node, at, events)
-        return events
-
-    def _ask(self, pid: int, name: str) -> None:
-        self._checks[pid] = None
-        remember(self._asking, pid, name)
-        remember(self._asked, pid, None)
-
     # Time
 
     def tick(self, now: float) -> list[Event]:
@@ -345,18 +210,7 @@ class Membership(Roster):
             events.append(JunkSuppressed(now, pending))
             self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
         self._cap.report(now, events)
-        nodes, resumed = self._nodes, self._resumed_at
-        undecided = self._undecided
-        while undecided and undecided[0][0] <= now:
-            when, name = heapq.heappop(undecided)
-            node = nodes.get(name)
-            if node is not None and node.pending is not None and node.pending_due == when:
-                # No word from the server (a replay): the previous session stayed silent.
-                self._end_previous_session(node, now, events)
-        for name in list(self._duplicates):
-            node = nodes[name]
-            if now >= resumed + self._late_after(node):
-                self._maybe_clear_duplicate(node, now, events)
+        self._decide_sessions(now, events)
         self._worsen_due(now, events)
         return events
 
@@ -399,28 +253,6 @@ class Membership(Roster):
             self._due = [(n.due, n.name) for n in nodes.values() if n.due < math.inf]
             heapq.heapify(self._due)
 
-    def _maybe_clear_duplicate(self, node: Node, now: float, events: list[Event]) -> None:
-        live = node.live_pids(now, self._window(node))
-        claims = self._claims
-        if len(live) > 1 or (node.own_name and any(pid in claims for pid in live)):
-            # Ask once about a backend gone quiet: a closed session clears the duplicate at once.
-            t, interval = self.thresholds, self._interval(node)
-            for pid, last in node.pid_last.items():
-                quiet = t.state_for(now - last, interval) is not _ALIVE
-                if quiet and pid not in self._asked:
-                    self._ask(pid, node.name)
-            return
-        survivor = live[0] if live else node.pid
-        for pid in [pid for pid in node.pid_last if pid != survivor]:
-            del node.pid_last[pid]
-        node.duplicate = False
-        self._duplicates.discard(node.name)
-        self.roster_version += 1
-        node.pid = survivor
-        if node.session != survivor and (not node.own_name or survivor == self._own_sender):
-            node.begin_session(survivor)
-        events.append(DuplicateNameCleared(now, node.name, survivor))
-
     def freeze(self, now: float) -> None:
         """Stop ages while our own listener is disconnected."""
         if self._frozen_at is None:
@@ -436,6 +268,10 @@ class Membership(Roster):
             # A node heard during the outage (a late batch) ages from that beat.
             if node.age_from <= frozen_at:
                 node.age_from += outage
+            pid_last = node.pid_last
+            for pid, last in pid_last.items():
+                if last <= frozen_at:
+                    pid_last[pid] = last + outage
             if node.pending is not None:
                 node.pending_due += outage
                 heapq.heappush(self._undecided, (node.pending_due, node.name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
@@ -47,6 +48,7 @@ class Roster:
         """Backends that sent our own name without being our sender."""
         self._senders: OrderedDict[int, SenderAttributed] = OrderedDict()
         self._frozen_at: float | None = None
+        self._resumed_at = -math.inf
 
     def _move(self, node: Node, state: NodeState, now: float) -> None:
         counts = self._counts

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgcluster_tui.core.events import (
     BackendsChecked,
@@ -334,3 +338,88 @@ def test_an_undecided_session_change_waits_out_our_own_outage() -> None:
     model.resume(100.0)
     assert model.tick(105.0) == []  # 7.5 s of listening, less the 1 s heard before the outage
     assert model.tick(106.5) == [NodeReincarnated(106.5, A, 200, 100)]
+
+
+# Invariants
+
+OURS = "us@10.0.0.9"
+B = "b@10.0.0.2"
+
+_step = st.one_of(
+    st.tuples(st.just("beat"), st.sampled_from([A, B, OURS]), st.integers(1, 5)),
+    st.tuples(st.just("tick"), st.just(""), st.just(0)),
+    st.tuples(st.just("answer"), st.just(""), st.integers(0, 31)),  # a bit mask of live pids
+    st.tuples(st.just("own"), st.just(""), st.integers(0, 5)),  # 0: disconnected
+    st.tuples(st.just("outage"), st.just(""), st.integers(0, 60)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 8), _step), max_size=80))
+def test_sessions_keep_their_invariants(steps: list[tuple[float, tuple[str, str, int]]]) -> None:
+    model = Membership(self_name=OURS, max_nodes=2)
+    now = 0.0
+    heard: dict[str, set[int]] = {}
+    own: int | None = None
+    for gap, (action, name, value) in steps:
+        now += gap
+        events: list[Event] = []
+        if action == "beat":
+            heard.setdefault(name, set()).add(value)
+            events = beat(model, now, value, node=name)
+        elif action == "tick":
+            events = model.tick(now)
+        elif action == "answer":
+            asked = model.take_backend_checks()
+            assert len(asked) == len(set(asked))
+            alive = tuple(p for p in asked if value >> (p - 1) & 1)
+            gone = tuple(p for p in asked if p not in alive)
+            events = model.backends_checked(BackendsChecked(now, alive, gone))
+        elif action == "own":
+            own = value or None
+            model.own_sender(own)
+        else:
+            model.freeze(now)
+            now += value
+            model.resume(now)
+        for e in events:
+            if isinstance(e, NodeReincarnated):
+                assert e.node != OURS
+                assert e.pid != e.previous_pid
+            elif isinstance(e, NameClaimedByOther):
+                assert e.node == OURS
+                assert e.pid != own
+            elif isinstance(e, DuplicateNameDetected):
+                assert len(set(e.pids)) >= 2
+        assert len(model) <= 2 + (OURS in model)  # our own name is always tracked
+        views = model.views(now)
+        assert model.counts() == Counter(v.state for v in views)
+        for view in views:
+            assert set(view.pids) <= heard[view.name]
+            assert len(view.pids) <= 8
+            assert not view.is_self or view.name == OURS
+            assert not view.claimed_by_other or view.duplicate
+            assert not view.churning or view.sessions >= 2
+
+
+def test_a_duplicate_survives_our_own_outage() -> None:
+    model = Membership()
+    run(model, [(0.0, 100), (2.5, 200), (5.0, 100), (7.5, 200), (10.0, 100)], 10.0)
+    model.freeze(11.0)
+    model.resume(100.0)
+    assert model.tick(101.0) == []
+    assert beat(model, 101.0, 200) == []
+    view = model.view(A, 101.0)
+    assert view.duplicate
+    assert set(view.pids) == {100, 200}
+
+
+def test_a_deadline_passed_without_a_tick_is_decided_by_the_next_beat() -> None:
+    model = Membership()
+    for t in (0.0, 5.0, 10.0):
+        beat(model, t, 100)
+    beat(model, 15.0, 200)
+    # No tick ran (a replay): by 30 s pid 100 had been silent past its deadline (22.5 s).
+    events = beat(model, 30.0, 100)
+    assert NodeReincarnated(30.0, A, 200, 100) in events
+    assert "duplicate_name" not in kinds(events)
