@@ -18,10 +18,12 @@ import cairosvg
 import psycopg
 
 from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
 from pgcluster_tui.tui.screens.help import HelpScreen
+from pgcluster_tui.wiring import new_monitor
 
 CHANNEL = "realtime_cluster"
 NEWCOMER = "newcomer@10.0.0.99"
@@ -48,7 +50,9 @@ def save(app: PgClusterApp, out: Path, name: str) -> None:
 async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> None:
     """Run the demo and capture each shot."""
     settings = Settings(channel=CHANNEL, node="pgcluster_tui@ops-laptop", heartbeat=True)
-    app = PgClusterApp(settings, server.dsn, demo=8, embedded_dsn=server.dsn)
+    demo = DemoCluster(server.dsn, CHANNEL, 8)
+    monitor = new_monitor(settings, server.dsn)
+    app = PgClusterApp(settings, monitor, demo=demo, embedded_dsn=server.dsn)
     async with app.run_test(size=size) as pilot:
         await wait_for(lambda: app.link.phase == "connected", 10, "the connection")
 

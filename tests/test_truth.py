@@ -96,6 +96,7 @@ async def test_two_live_sessions_beating_one_name_are_a_duplicate_never_a_restar
 ) -> None:
     async with watching(dsn, channel) as w:
         first, second = await session(dsn), await session(dsn)
+        expected = {first.info.backend_pid, second.info.backend_pid}
         try:
             for _ in range(3):
                 await beat(first, channel)
@@ -108,7 +109,7 @@ async def test_two_live_sessions_beating_one_name_are_a_duplicate_never_a_restar
         finally:
             await first.close()
             await second.close()
-    assert pids == {first.info.backend_pid, second.info.backend_pid}
+    assert pids == expected
     assert w.of(NodeReincarnated) == []
 
 
@@ -123,6 +124,7 @@ async def test_a_session_replaced_after_it_closed_is_a_restart_never_a_duplicate
         await wait_until(lambda: NAME in w.monitor.model, what="the first incarnation")
         await old.close()
         new = await session(dsn)
+        new_pid = new.info.backend_pid
         try:
             await beat(new, channel)
             await wait_until(lambda: w.of(NodeReincarnated), what="the restart")
@@ -131,7 +133,7 @@ async def test_a_session_replaced_after_it_closed_is_a_restart_never_a_duplicate
         finally:
             await new.close()
     (restart,) = w.of(NodeReincarnated)
-    assert (restart.previous_pid, restart.pid) == (old_pid, new.info.backend_pid)
+    assert (restart.previous_pid, restart.pid) == (old_pid, new_pid)
     assert w.of(DuplicateNameDetected) == []
 
 
@@ -160,13 +162,14 @@ async def test_another_process_sending_our_own_name_is_called_out(dsn: str, chan
     async with watching(dsn, channel, node=NAME, heartbeat=True, interval=0.3) as w:
         await wait_until(lambda: NAME in w.monitor.model, what="our own beat")
         impostor = await session(dsn)
+        impostor_pid = impostor.info.backend_pid
         try:
             for _ in range(3):
                 await beat(impostor, channel)
             await wait_until(lambda: w.of(NameClaimedByOther), what="the claim")
         finally:
             await impostor.close()
-    assert {e.pid for e in w.of(NameClaimedByOther)} == {impostor.info.backend_pid}
+    assert {e.pid for e in w.of(NameClaimedByOther)} == {impostor_pid}
     assert w.of(NodeReincarnated) == []
 
 
