@@ -84,8 +84,8 @@ class Cap:
         self.untracked += 1
         self._new += 1
 
-    def report(self, now: float | None, events: list[Event]) -> None:
-        """Report names newly left untracked, at most once a second (`now` None: when heard)."""
+    def report(self, events: list[Event], now: float | None = None) -> None:
+        """Report names newly left untracked, at most once a second (by default, as heard)."""
         if not self._new:
             return
         at = self._heard_at if now is None else now

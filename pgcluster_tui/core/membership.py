@@ -79,7 +79,7 @@ class Membership(Sessions):
         """Apply one notification received on the cluster channel."""
         events: list[Event] = []
         self._observe(notification.payload, notification.pid, notification.at, events)
-        self._cap.report(None, events)
+        self._cap.report(events)
         return events
 
     def observe_many(self, notifications: Iterable[Notification]) -> list[Event]:
@@ -88,7 +88,7 @@ class Membership(Sessions):
         observe = self._observe
         for n in notifications:
             observe(n.payload, n.pid, n.at, events)
-        self._cap.report(None, events)
+        self._cap.report(events)
         return events
 
     def observe_heard(self, heard: Heard) -> list[Event]:
@@ -98,7 +98,7 @@ class Membership(Sessions):
         at = heard.at
         for (payload, pid), count in heard.counts.items():
             observe(payload, pid, at, events, count)
-        self._cap.report(None, events)
+        self._cap.report(events)
         return events
 
     def _observe(
@@ -209,7 +209,7 @@ class Membership(Sessions):
         if pending and now - self._junk_window >= 1.0:
             events.append(JunkSuppressed(now, pending))
             self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
-        self._cap.report(now, events)
+        self._cap.report(events, now)
         self._decide_sessions(now, events)
         self._worsen_due(now, events)
         return events
@@ -252,6 +252,7 @@ class Membership(Sessions):
         if len(due) > 4 * len(nodes) + 1024:
             self._due = [(n.due, n.name) for n in nodes.values() if n.due < math.inf]
             heapq.heapify(self._due)
+            joined.clear()  # every deadline is in the heap now
 
     def freeze(self, now: float) -> None:
         """Stop ages while our own listener is disconnected."""

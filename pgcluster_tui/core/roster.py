@@ -22,8 +22,8 @@ BEAT_ORDERS = frozenset({"age", "beats", "interval"})
 PIDS_REMEMBERED = 4096
 """Backend pids remembered model-wide (senders, claims, questions), least recent dropped."""
 
-K = TypeVar("K")
-V = TypeVar("V")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class Roster:
@@ -227,7 +227,7 @@ def _matches(node: Node, words: Sequence[str]) -> bool:
     return all(word in name or state.startswith(word) for word in words)
 
 
-def remember(remembered: OrderedDict[K, V], key: K, value: V) -> None:
+def remember(remembered: OrderedDict[_K, _V], key: _K, value: _V) -> None:
     """Put `key` last in a bounded recency map, dropping the least recent beyond the bound."""
     remembered[key] = value
     remembered.move_to_end(key)
