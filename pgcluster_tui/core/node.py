@@ -89,8 +89,11 @@ class Node:
     pending_beats: int = 0
     pending_due: float = math.inf
     sessions: int = 0
+    """Backends replaced under this name after they closed."""
     churn_run: int = 0
+    """One-beat sessions replaced in a row."""
     churning: bool = False
+    """SenderChurning was reported and no session has settled since."""
     pid_last: dict[int, float] = field(default_factory=dict)
 
     def learn_gap(self, gap: float) -> None:
