@@ -219,6 +219,20 @@ def test_estimated_interval_has_a_floor() -> None:
     assert view.late_after == 1.5 * MIN_INTERVAL
 
 
+def test_thresholds_say_which_state_an_age_has_reached_and_when_the_next_comes() -> None:
+    t = Thresholds()  # late after 1.5 intervals, suspect after 3, stale after 6
+    ages = [7.5, 7.6, 15.0, 15.1, 30.0, 30.1]
+    assert [t.state_for(age, 5.0) for age in ages] == [
+        NodeState.ALIVE,
+        NodeState.LATE,
+        NodeState.LATE,
+        NodeState.SUSPECT,
+        NodeState.SUSPECT,
+        NodeState.STALE,
+    ]
+    assert [t.worse_after(s, 2.0) for s in NodeState] == [3.0, 3.0, 6.0, 12.0, math.inf]
+
+
 def test_thresholds_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="late < suspect < stale"):
         Thresholds(late=3.0, suspect=2.0)
