@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -23,7 +21,7 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.core.format import format_age, format_seconds
 from pgcluster_tui.core.membership import Membership, NodeView
-from pgcluster_tui.core.monitor import Monitor, Update
+from pgcluster_tui.core.monitor import Monitor
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement, validate_node_name
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.export import node_json
@@ -152,27 +150,24 @@ async def listen_for(
     monitor = new_monitor(settings, conninfo, clock=clock)
     error: str | None = None
     alive: set[int] = set()
-    async with monitor, contextlib.aclosing(monitor.updates()) as updates:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(None if math.isinf(seconds) else seconds):
-                async for update in updates:
-                    events = update.events + update.repeats if include_repeats else update.events
-                    for event in events:
-                        if isinstance(event, Disconnected) and error is None:
-                            error = event.reason
-                        if on_event is not None:
-                            on_event(event)
-                    if fail_fast and error is not None and monitor.link.sessions == 0:
-                        break
+    until = None if math.isinf(seconds) else time.monotonic() + seconds
+    async with monitor:
+        async for update in monitor.updates(until):
+            events = update.events + update.repeats if include_repeats else update.events
+            for event in events:
+                if isinstance(event, Disconnected) and error is None:
+                    error = event.reason
+                if on_event is not None:
+                    on_event(event)
+            if fail_fast and error is not None and monitor.link.sessions == 0:
+                break
         if verify_senders and monitor.link.connected:
-            alive = await _live_senders(monitor, updates, settings.connect_timeout)
+            alive = await _live_senders(monitor, settings.connect_timeout)
         monitor.tick()
     return Listening(monitor, None if monitor.link.sessions else error, alive)
 
 
-async def _live_senders(
-    monitor: Monitor, updates: AsyncIterator[Update], timeout: float
-) -> set[int]:
+async def _live_senders(monitor: Monitor, timeout: float) -> set[int]:
     """Ask the server which of the nodes' sender pids are still connected; wait for the answer."""
     asked = {pid for view in monitor.model.views(monitor.clock()) for pid in view.pids}
     if not asked:
@@ -180,15 +175,13 @@ async def _live_senders(
     monitor.source.check_backends(asked)
     alive: set[int] = set()
     answered: set[int] = set()
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            async for update in updates:
-                for event in update.events + update.repeats:
-                    if isinstance(event, BackendsChecked):
-                        alive.update(event.alive)
-                        answered.update(event.alive, event.gone)
-                if asked <= answered:
-                    break
+    async for update in monitor.updates(until=time.monotonic() + timeout):
+        for event in update.events:
+            if isinstance(event, BackendsChecked):
+                alive.update(event.alive)
+                answered.update(event.alive, event.gone)
+        if asked <= answered:
+            break
     return alive
 
 

@@ -100,6 +100,9 @@ class Monitor:
         self._awake_at: tuple[float, float] | None = None
         self._started = False
         self._repeats: list[Event] = []
+        self._batches: AsyncIterator[list[Fact]] | None = None
+        self._pending: asyncio.Future[list[Fact]] | None = None
+        self._next_tick: float | None = None
         self._retry_is_repeat = False
 
     # Life cycle
@@ -125,37 +128,47 @@ class Monitor:
     async def stop(self, grace: float = 1.5) -> None:
         """Stop the source within about `grace` seconds."""
         await self.source.stop(grace)
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.done():
+            pending.cancel()
+        if pending is not None:
+            pending.add_done_callback(_retrieve)
 
-    async def updates(self) -> AsyncGenerator[Update, None]:
-        """Apply each batch as it comes and tick once a second; yield what changed."""
+    async def updates(self, until: float | None = None) -> AsyncGenerator[Update, None]:
+        """Apply each batch as it comes and tick once a second; yield what changed.
+
+        Ends when the source stops or, given `until` (monotonic seconds), then. A consumer may
+        leave and come back: the read in flight and the tick cadence are kept for the next call.
+        """
         self.start()
-        batches = self.source.batches()
-        pending: asyncio.Future[list[Fact]] | None = None
-        next_tick = self._monotonic() + self._tick_seconds
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(batches))
-                wait = max(0.0, next_tick - self._monotonic())
-                done, _ = await asyncio.wait({pending}, timeout=wait)
-                events: list[Event] = []
-                if done:
-                    try:
-                        batch = pending.result()
-                    except StopAsyncIteration:
-                        pending = None
-                        return
-                    pending = None
-                    events = self.apply(batch)
-                ticked = self._monotonic() >= next_tick
-                if ticked:
-                    events.extend(self.tick())
-                    next_tick = self._monotonic() + self._tick_seconds
-                repeats, self._repeats = self._repeats, []
+        if self._batches is None:
+            self._batches = self.source.batches()
+        if self._next_tick is None:
+            self._next_tick = self._monotonic() + self._tick_seconds
+        while True:
+            if self._pending is None:
+                self._pending = asyncio.ensure_future(anext(self._batches))
+            pending = self._pending
+            now = self._monotonic()
+            if until is not None and now >= until:
+                return
+            wait = self._next_tick - now if until is None else min(self._next_tick, until) - now
+            done, _ = await asyncio.wait({pending}, timeout=max(0.0, wait))
+            events: list[Event] = []
+            if done:
+                self._pending = None
+                try:
+                    batch = pending.result()
+                except StopAsyncIteration:
+                    return
+                events = self.apply(batch)
+            ticked = self._monotonic() >= self._next_tick
+            if ticked:
+                events.extend(self.tick())
+                self._next_tick = self._monotonic() + self._tick_seconds
+            repeats, self._repeats = self._repeats, []
+            if events or ticked or repeats:
                 yield Update(events, ticked, repeats)
-        finally:
-            if pending is not None:
-                pending.cancel()
 
     # Facts and time
 
@@ -259,6 +272,12 @@ class Monitor:
     def forget_stale(self) -> list[Event]:
         """Forget every stale node."""
         return self.model.forget_stale(self.clock())
+
+
+def _retrieve(future: asyncio.Future[list[Fact]]) -> None:
+    # A read abandoned at stop may end in StopAsyncIteration: nobody wants it any more.
+    if not future.cancelled():
+        future.exception()
 
 
 class ReplaySource:

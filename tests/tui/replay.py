@@ -47,7 +47,7 @@ def make_app() -> PgClusterApp:
 
 def _beats() -> list[Notification]:
     plan: list[tuple[str, int, tuple[float, ...]]] = [
-        (NODE, 4100, (10.2, 5.1, 0.2)),
+        (NODE, 4001, (10.2, 5.1, 0.2)),
         ("web1@10.0.1.17", 4201, (10.0, 5.0, 0.5)),
         ("web2@10.0.1.18", 4202, (1.0,)),
         ("worker@10.0.1.20", 4203, (20.0, 15.0, 10.0)),
@@ -72,7 +72,7 @@ def cluster() -> list[Fact]:
     ]
     facts += _beats()
     facts += [
-        SenderAttributed(NOW - 0.1, 4100, "local", "pgcluster-tui sender", "postgres", ""),
+        SenderAttributed(NOW - 0.1, 4001, "local", "pgcluster-tui sender", "postgres", ""),
         SenderAttributed(NOW - 0.1, 4201, "10.0.1.17", "realtime", "postgres", ""),
         SenderAttributed(NOW - 0.1, 4301, "10.0.1.40", "realtime", "postgres", ""),
         SenderAttributed(NOW - 0.1, 4302, "10.0.1.41", "realtime", "postgres", ""),
