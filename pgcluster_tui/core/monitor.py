@@ -157,6 +157,8 @@ class Monitor:
             events: list[Event] = []
             if done:
                 self._pending = None
+                if pending.cancelled():  # stopped while we waited
+                    return
                 try:
                     batch = pending.result()
                 except StopAsyncIteration:

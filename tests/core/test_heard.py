@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections import Counter
 
 from pgcluster_tui.core.events import (
+    Event,
+    Fact,
     Heard,
     JunkReceived,
     JunkSuppressed,
     NodeJoined,
     NodeStateChanged,
 )
-from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import Membership
+from pgcluster_tui.core.monitor import Monitor, ReplaySource
+
+
+def ingest(model: Membership, facts: list[Fact]) -> list[Event]:
+    """Apply facts through a Monitor over a replay source, as the front ends do."""
+    return Monitor(ReplaySource(), model).apply(facts)
+
 
 T0 = 1_800_000_000.0
 

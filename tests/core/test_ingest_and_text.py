@@ -10,15 +10,22 @@ from pgcluster_tui.core.events import (
     Connected,
     Disconnected,
     Event,
+    Fact,
     NodeJoined,
     NodeState,
     Notification,
     ProbeMeasured,
     SenderAttributed,
 )
-from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import Membership
+from pgcluster_tui.core.monitor import Monitor, ReplaySource
 from pgcluster_tui.core.text import visible
+
+
+def ingest(model: Membership, facts: list[Fact]) -> list[Event]:
+    """Apply facts through a Monitor over a replay source, as the front ends do."""
+    return Monitor(ReplaySource(), model).apply(facts)
+
 
 A = "a@10.0.0.1"
 
@@ -27,10 +34,10 @@ def connected(at: float) -> Connected:
     return Connected(at, "postgres@db:5432/postgres", "18.1", "postgres", 10, 11)
 
 
-def test_ingest_applies_notifications_in_order_and_passes_events_on() -> None:
+def test_the_monitor_applies_notifications_in_order_and_passes_events_on() -> None:
     model = Membership()
     sender = SenderAttributed(0.5, 100, "local", "cluster_node_a", "postgres", "")
-    facts: list[Notification | Event] = [
+    facts: list[Fact] = [
         connected(0.0),
         Notification(A, 100, 0.1),
         sender,
@@ -49,7 +56,7 @@ def test_ingest_applies_notifications_in_order_and_passes_events_on() -> None:
     assert model.sender(100) == sender
 
 
-def test_ingest_freezes_on_disconnect_and_resumes_on_connect() -> None:
+def test_the_monitor_freezes_on_disconnect_and_resumes_on_connect() -> None:
     model = Membership()
     ingest(model, [connected(0.0), Notification(A, 1, 0.0), Notification(A, 1, 5.0)])
     ingest(model, [Disconnected(6.0, "server closed the connection")])
