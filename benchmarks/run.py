@@ -95,7 +95,7 @@ def unread(monitor: Monitor) -> int:
     """Notifications the monitor's worker has read but not yet handed to the model."""
     worker = monitor.source
     assert isinstance(worker, ChannelWorker)
-    held = worker._unread
+    held = worker._outbox.unread
     return len(held.items) + held.taken
 
 

@@ -21,9 +21,8 @@ from pgcluster_tui.core.events import (
     Connected,
     Connecting,
     Disconnected,
+    Event,
     Fact,
-    Heard,
-    NotificationsDropped,
     RetryScheduled,
 )
 from pgcluster_tui.core.protocol import validate_channel, validate_node_name
@@ -36,18 +35,15 @@ from pgcluster_tui.pg.connection import (
     connect,
 )
 from pgcluster_tui.pg.errors import Redactor, WorkerError, classify, describe_target, format_target
+from pgcluster_tui.pg.outbox import Outbox
 from pgcluster_tui.pg.probe import Probe
 from pgcluster_tui.pg.queries import SideQueries
-from pgcluster_tui.pg.reader import Reader, Unread, listen
+from pgcluster_tui.pg.reader import Reader, listen
 from pgcluster_tui.pg.sender import Heartbeat, Sender, send_once
 
 __all__ = ["ChannelWorker", "Fact", "WorkerConfig", "send_once"]
 
 Connection = psycopg.AsyncConnection[Any]
-
-COALESCE_FROM = 512
-COALESCE_SECONDS = 0.02
-"""After a batch of this many notifications, wait this long before the next one."""
 
 
 class ChannelWorker:
@@ -60,12 +56,10 @@ class ChannelWorker:
         self._clock = clock
         self._redact = Redactor(config.conninfo)
         self._stop = StopFlag()
-        self._pending: list[Fact] = []
-        self._ready = asyncio.Event()
-        self._unread = Unread(clock, self._ready.set)
+        self._queries = SideQueries(config, self._stop, self._emit, clock)
+        self._outbox = Outbox(clock, self._queries.saw_senders)
         self._heartbeat = Heartbeat(config.heartbeat)
         self._probe = Probe(config, self._stop, self._emit, clock)
-        self._queries = SideQueries(config, self._stop, self._emit, clock)
         self._supervisor: asyncio.Task[None] | None = None
         self._listener: Connection | None = None
         self._sender: Connection | None = None
@@ -91,12 +85,12 @@ class ChannelWorker:
         if self._supervisor is None:
             self._supervisor = asyncio.create_task(self._supervise(), name="pgcluster-worker")
             # Wake batches() when the supervisor ends, or it would wait forever for more.
-            self._supervisor.add_done_callback(lambda _: self._ready.set())
+            self._supervisor.add_done_callback(lambda _: self._outbox.ready.set())
 
     async def stop(self, grace: float = 1.5) -> None:
         """Stop cooperatively; never waits longer than about `grace` seconds."""
         self._stop.set()
-        self._ready.set()
+        self._outbox.ready.set()
         task = self._supervisor
         if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=grace)
@@ -116,38 +110,18 @@ class ChannelWorker:
 
     # Output
 
-    async def batches(self) -> AsyncIterator[list[Fact]]:
-        """Yield facts in arrival order, in batches, until the worker stops."""
-        while True:
-            self._flush()
-            if not self._pending:
-                finished = self._supervisor is None or self._supervisor.done()
-                if finished and (self._stop.is_set or self._supervisor is not None):
-                    return
-                self._ready.clear()
-                await self._ready.wait()
-                continue
-            batch, self._pending = self._pending, []
-            self._unread.taken = 0
-            yield batch
-            if sum(f.total for f in batch if type(f) is Heard) >= COALESCE_FROM:
-                # A flood: let the next chunk grow, so repeats are counted rather than replayed.
-                await asyncio.sleep(COALESCE_SECONDS)
+    def batches(self) -> AsyncIterator[list[Fact]]:
+        """Facts in arrival order, in batches, until the worker stops."""
+        return self._outbox.batches(self._finished)
 
-    def _emit(self, fact: Fact) -> None:
-        self._flush()
-        self._pending.append(fact)
-        self._ready.set()
+    def _finished(self) -> bool:
+        # Started and ended, or stopped before it ever started.
+        if self._supervisor is None:
+            return self._stop.is_set
+        return self._supervisor.done()
 
-    def _flush(self) -> None:
-        # Notifications go out as one Heard chunk, ahead of any later event, to keep order.
-        heard = self._unread.take()
-        if heard is not None:
-            self._pending.append(heard)
-            self._queries.saw_senders({pid for _, pid in heard.counts})
-        dropped = self._unread.take_dropped()
-        if dropped:
-            self._pending.append(NotificationsDropped(self._clock(), dropped))
+    def _emit(self, fact: Event) -> None:
+        self._outbox.emit(fact)
 
     # Commands
 
@@ -236,7 +210,7 @@ class ChannelWorker:
             listener,
             self.config.channel,
             self._probe.channel,
-            self._unread,
+            self._outbox.unread,
             self._probe.returned,
             self._stop,
         )

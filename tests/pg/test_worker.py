@@ -17,6 +17,7 @@ from pgcluster_tui.core.events import (
     Connected,
     Connecting,
     Disconnected,
+    Heard,
     HeartbeatSent,
     JunkReceived,
     NodeJoined,
@@ -430,3 +431,23 @@ async def test_check_backends_answers_in_batches_of_500_at_most_4_a_second(
     assert not any(check.alive for check in checks)
     gaps = [b.at - a.at for a, b in itertools.pairwise(checks)]
     assert all(gap >= 0.24 for gap in gaps), gaps
+
+
+async def test_a_cancelled_wait_for_the_next_batch_loses_nothing(dsn: str, channel: str) -> None:
+    async with (
+        ChannelWorker(config(dsn, channel, probe_interval=60.0)) as worker,
+        await raw_connection(dsn) as raw,
+    ):
+        batches = worker.batches()
+        kinds: set[type] = set()
+        while not {Connected, ProbeMeasured, QueueUsageMeasured} <= kinds:
+            kinds.update(type(f) for f in await anext(batches))
+        # Nothing more is due for seconds: this wait is parked, then given up.
+        waiting = asyncio.ensure_future(anext(batches))
+        await asyncio.wait({waiting}, timeout=0.05)
+        assert not waiting.done()
+        waiting.cancel()
+        await pg_notify(raw, channel, "after@cancel")
+        batch = await asyncio.wait_for(anext(batches), 5.0)
+    heard = [f for f in batch if isinstance(f, Heard)]
+    assert [p for h in heard for (p, _) in h.counts] == ["after@cancel"]
