@@ -28,7 +28,6 @@ from pgcluster_tui.core.events import (
     SenderAttributed,
     SendFailed,
 )
-from pgcluster_tui.core.ingest import ingest
 from pgcluster_tui.core.membership import JUNK_PREVIEW_CHARS, Membership
 from pgcluster_tui.core.monitor import Monitor, ReplaySource
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement
@@ -64,7 +63,9 @@ async def test_libcluster_statement_arrives_with_the_sender_pid(
     assert heard.payload == "a@10.0.0.1"
     # Other clients may share "cluster" on the system server: keep to our sender.
     ours = [f for f in c.facts if not isinstance(f, Notification) or f.pid == pid]
-    joined = [e for e in ingest(Membership(), ours) if isinstance(e, NodeJoined)]
+    joined = [
+        e for e in Monitor(ReplaySource(), Membership()).apply(ours) if isinstance(e, NodeJoined)
+    ]
     assert joined == [NodeJoined(heard.at, "a@10.0.0.1", pid, False)]
 
 
@@ -237,7 +238,7 @@ async def test_junk_payloads_arrive_literally_and_become_events(dsn: str, channe
         assert worker_is_healthy(c)
     heard = [n.payload for n in c.of(Notification) if n.pid == pid]
     assert heard == [*JUNK, "after@junk"]
-    events = ingest(Membership(), c.facts)
+    events = Monitor(ReplaySource(), Membership()).apply(c.facts)
     junk = [e for e in events if isinstance(e, JunkReceived)]
     assert [j.length for j in junk] == [len(p) for p in JUNK]
     assert [j.payload for j in junk] == [p[:JUNK_PREVIEW_CHARS] for p in JUNK]

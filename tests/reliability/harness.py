@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from types import TracebackType
 from typing import Any, Self
 
@@ -12,15 +11,15 @@ import psycopg
 from psycopg import sql
 
 from pgcluster_tui.core.events import Event
-from pgcluster_tui.core.ingest import ingest
-from pgcluster_tui.core.link import LinkState, reduce
+from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership, Thresholds
+from pgcluster_tui.core.monitor import Monitor
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 
 
 class Harness:
-    """Runs a ChannelWorker into a Membership, ticking at 10 Hz, and keeps every event."""
+    """Runs a ChannelWorker through a Monitor ticking at 10 Hz, and keeps every event."""
 
     def __init__(
         self,
@@ -30,15 +29,23 @@ class Harness:
         worker: ChannelWorker | None = None,
     ) -> None:
         self.worker = worker or ChannelWorker(config)
-        self.model = Membership(thresholds or Thresholds(config.interval), self_name=config.node)
+        model = Membership(thresholds or Thresholds(config.interval), self_name=config.node)
+        self.monitor = Monitor(self.worker, model, tick_seconds=0.1)
         self.events: list[Event] = []
-        self.link = LinkState(heartbeat=config.heartbeat)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def model(self) -> Membership:
+        """The membership model the monitor keeps."""
+        return self.monitor.model
+
+    @property
+    def link(self) -> LinkState:
         """Our link as the worker's facts describe it."""
-        self._tasks: list[asyncio.Task[None]] = []
+        return self.monitor.link
 
     async def __aenter__(self) -> Self:
-        self.worker.start()
-        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._tick())]
+        self._task = asyncio.create_task(self._pump())
         return self
 
     async def __aexit__(
@@ -47,23 +54,15 @@ class Harness:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.worker.stop()
-        for task in self._tasks:
-            task.cancel()
+        await self.monitor.stop()
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._task
 
     async def _pump(self) -> None:
-        async for batch in self.worker.batches():
-            for fact in batch:
-                if isinstance(fact, Event):
-                    self.link = reduce(self.link, fact)
-            self.events.extend(ingest(self.model, batch))
-
-    async def _tick(self) -> None:
-        while True:
-            self.events.extend(self.model.tick(time.time()))
-            await asyncio.sleep(0.1)
+        async for update in self.monitor.updates():
+            self.events.extend(update.events + update.repeats)
 
     def of(self, kind: type[Event]) -> list[Any]:
         """Every event of one kind so far."""

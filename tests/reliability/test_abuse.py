@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from pgcluster_tui.core.events import Disconnected, JunkReceived
+from pgcluster_tui.core.events import Disconnected, JunkReceived, NodesNotTracked
 from pgcluster_tui.core.membership import JUNK_PREVIEW_CHARS, Thresholds
 from pgcluster_tui.core.protocol import Junk, NodeName, ProtocolError, classify
 from pgcluster_tui.core.text import visible
@@ -152,7 +152,9 @@ async def test_flood_of_distinct_names_loses_no_valid_node(dsn: str, channel: st
     assert h.model.beats_total == names * rounds
 
 
-async def test_cap_on_nodes_evicts_instead_of_growing(dsn: str, channel: str) -> None:
+async def test_cap_on_nodes_keeps_the_table_bounded_and_counts_the_rest(
+    dsn: str, channel: str
+) -> None:
     config = WorkerConfig(conninfo=dsn, channel=channel, node="observer@test")
     async with Harness(config) as h:
         h.model.max_nodes = 1000
@@ -162,9 +164,11 @@ async def test_cap_on_nodes_evicts_instead_of_growing(dsn: str, channel: str) ->
                 "SELECT pg_notify(%s, 'n' || i || '@h') FROM generate_series(1, 5000) AS i",
                 (channel,),
             )
-        await wait_until(lambda: h.model.beats_total >= 5000, timeout=30, what="every beat")
+        await wait_until(lambda: h.monitor.received >= 5000, timeout=30, what="every beat")
+        await wait_until(lambda: h.model.untracked >= 4000, what="the rest counted")
     assert len(h.model) <= 1000
-    assert "n5000@h" in h.model
+    assert "n1@h" in h.model, "fresh names are kept, not churned"
+    assert any(isinstance(e, NodesNotTracked) for e in h.events)
 
 
 # Secrets
