@@ -20,6 +20,8 @@ _CONTROL = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 """Control, line-separator and bidi characters, and lone surrogates (which no client can send)."""
+_SPACE = re.compile(r"\s")
+"""Whitespace as str.isspace() has it (re's \\s for str patterns is the same set)."""
 
 
 class JunkReason(StrEnum):
@@ -110,7 +112,7 @@ def classify(payload: str) -> NodeName | Junk:
         return Junk(JunkReason.NO_AT)
     if not name or not host:
         return Junk(JunkReason.EMPTY_PART)
-    if any(ch.isspace() for ch in payload):
+    if _SPACE.search(payload):
         return Junk(JunkReason.WHITESPACE)
     return NodeName(name, host)
 
