@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -13,12 +15,16 @@ from types import FrameType
 from typing import Any, TextIO
 
 from pgcluster_tui import __version__
+from pgcluster_tui.core.text import visible
 from pgcluster_tui.headless import EXIT_ERROR, CommandError
+from pgcluster_tui.keymap import keymap_problem
 from pgcluster_tui.pg.errors import conninfo_is_valid
-from pgcluster_tui.settings import Settings, SettingsError, load_settings
+from pgcluster_tui.settings import Settings, SettingsError, env_file_warnings, load_settings
 
 PROG = "pgcluster-tui"
 COMMANDS = ("watch", "nodes", "check", "announce", "channel")
+NEED_DATABASE = ("nodes", "check", "announce")
+"""Commands whose answer would mean nothing on a throwaway embedded server."""
 
 
 def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -129,10 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_terminate)
+    # psycopg warns when a statement we abandon on exit is cancelled; our own lines say enough.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     try:
         code = _main(argv, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        # `watch | head`: the reader left. Leave quietly, and keep Python's exit-time flush
+        # of stdout from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + signal.SIGPIPE
     return 128 + _terminated_by[0] if _terminated_by else code
 
 
@@ -142,8 +155,11 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         settings = load_settings(_overrides(args), getattr(args, "env_file", None))
     except SettingsError as exc:
         return _fail(str(exc), err)
-    for warning in settings.warnings():
-        err.write(f"{PROG}: warning: {warning}\n")
+    warnings = settings.warnings()
+    if getattr(args, "env_file", None) is not None:
+        warnings += env_file_warnings(args.env_file)
+    for warning in warnings:
+        err.write(f"{PROG}: warning: {visible(warning)}\n")
     if settings.dsn is not None and not conninfo_is_valid(settings.dsn.get_secret_value()):
         return _fail(
             "invalid setting dsn (--dsn / PGCLUSTER_DSN): not a valid URI or conninfo", err
@@ -156,13 +172,20 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         return _fail("--demo takes a number of peers >= 0", err)
     if args.command == "check" and args.expect < 0:
         return _fail("--expect takes a number >= 0", err)
-    if args.command is None:
-        from pgcluster_tui.tui.keys import binding_ids
-
-        unknown = sorted(set(settings.keys) - binding_ids())
-        if unknown:
-            known = ", ".join(sorted(binding_ids()))
-            return _fail(f"invalid setting keys: no binding {unknown[0]!r}; known: {known}", err)
+    problem = keymap_problem(settings.keys)
+    if problem is not None:
+        return _fail(problem, err)
+    if args.command in NEED_DATABASE and not settings.database_configured():
+        return _fail(
+            f"{args.command}: no database configured: give --dsn (or PGCLUSTER_DSN, DATABASE_URL"
+            " or libpq PG* variables); only the dashboard and watch start an embedded server",
+            err,
+        )
+    if args.demo and settings.database_configured():
+        # Fake peers must never reach a channel real nodes may use.
+        demo_channel = f"pgcluster_tui_demo_{secrets.token_hex(4)}"
+        settings = settings.model_copy(update={"channel": demo_channel})
+        err.write(f"{PROG}: --demo on a database: simulated peers use channel {demo_channel}\n")
     return _with_database(settings, args, out, err)
 
 

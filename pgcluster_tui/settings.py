@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from pgcluster_tui.core.membership import Thresholds
 from pgcluster_tui.core.protocol import (
@@ -62,6 +64,7 @@ class Settings(BaseSettings):
     """Everything pgcluster-tui can be told, validated once."""
 
     model_config = SettingsConfigDict(
+        allow_inf_nan=False,
         env_prefix="PGCLUSTER_",
         env_file=None,
         extra="ignore",
@@ -200,18 +203,64 @@ class SettingsError(Exception):
     """A setting is wrong; the message is one line that names it."""
 
 
-_FLAG_OF = {"dsn": "--dsn", "cookie": "--cookie", "node": "--node", "channel": "--channel"}
+_FLAG_OF = {
+    "dsn": "--dsn",
+    "cookie": "--cookie",
+    "node": "--node",
+    "channel": "--channel",
+    "interval": "--interval",
+    "heartbeat": "--heartbeat",
+}
+"""Settings that have a command-line flag; the others are set by environment or env file."""
 
 
 def load_settings(overrides: dict[str, Any], env_file: Path | None = None) -> Settings:
     """Build the settings from CLI overrides, the environment and an optional env file."""
-    if env_file is not None and not env_file.is_file():
-        raise SettingsError(f"--env-file: no such file: {env_file}")
+    if env_file is not None:
+        check_env_file(env_file)
     clean = {k: v for k, v in overrides.items() if v is not None}
+    # python-dotenv logs unparsable lines itself; env_file_warnings() says it in one line.
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
     try:
         return Settings(_env_file=env_file, **clean)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise SettingsError(describe(exc)) from None
+    except PydanticSettingsError as exc:
+        # A complex value (keys) that is not JSON: pydantic-settings names the field only.
+        field = str(exc).partition('field "')[2].partition('"')[0] or "settings"
+        env = "PGCLUSTER_" + field.upper()
+        raise SettingsError(f"invalid setting {field} ({env}): not valid JSON") from None
+
+
+def check_env_file(path: Path) -> None:
+    """Refuse an env file that cannot be read; return quietly otherwise."""
+    if path.is_dir():
+        raise SettingsError(f"--env-file: {path} is a directory, not a file")
+    if not path.is_file():
+        raise SettingsError(f"--env-file: no such file: {path}")
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"--env-file: cannot read {path}: {exc.strerror}") from None
+
+
+def env_file_warnings(path: Path) -> list[str]:
+    """Lines of an env file that set nothing: unknown PGCLUSTER_ names (typos) and garbage."""
+    known = {"PGCLUSTER_" + name.upper() for name in Settings.model_fields}
+    known |= {"DATABASE_URL", "RELEASE_COOKIE", "PGCLUSTER_TEST_DSN"}
+    out: list[str] = []
+    text = path.read_text(errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip().removeprefix("export ").strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, equals, _ = stripped.partition("=")
+        name = name.strip()
+        if not equals or not name.isidentifier():
+            out.append(f"--env-file {path}, line {number}: not NAME=value; ignored")
+        elif name.upper().startswith("PGCLUSTER_") and name.upper() not in known:
+            out.append(f"--env-file {path}, line {number}: unknown setting {name}; ignored")
+    return out
 
 
 def describe(exc: ValidationError) -> str:
@@ -219,8 +268,11 @@ def describe(exc: ValidationError) -> str:
     error = exc.errors(include_input=False, include_url=False)[0]
     name = ".".join(str(part) for part in error["loc"]) or "settings"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "finite_number":
+        message = "must be a finite number"
     if name == "settings":
         return f"invalid settings: {message}"
-    flag = _FLAG_OF.get(name, "--" + name.replace("_", "-"))
     env = "PGCLUSTER_" + name.upper()
-    return f"invalid setting {name} ({flag} / {env}): {message}"
+    flag = _FLAG_OF.get(name)
+    where = f"{flag} / {env}" if flag else env
+    return f"invalid setting {name} ({where}): {message}"

@@ -156,6 +156,12 @@ def test_channel_from_release_cookie_environment() -> None:
         (["--env-file", "/nonexistent/file", "channel"], "env-file"),
         (["--dsn", f"host=x password={PASSWORD} port", "nodes"], "dsn"),
         (["check", "--expect", "-1", "--dsn", "host=/nowhere"], "expect"),
+        (["--interval", "nan", "channel"], "finite"),
+        (["--interval", "inf", "channel"], "finite"),
+        (["--env-file", "/tmp", "channel"], "is a directory"),
+        (["nodes"], "no database configured"),
+        (["check", "--expect", "1"], "no database configured"),
+        (["announce"], "no database configured"),
     ],
 )
 def test_bad_settings_give_one_line_and_exit_2(args: list[str], names: str) -> None:
@@ -374,12 +380,68 @@ def test_check_ignores_names_heard_once_or_from_sessions_that_ended(dsn: str, ch
 
 
 def test_embedded_default_starts_and_cleans_up() -> None:
-    result = run("nodes", "--wait", "0.5", timeout=60)
+    result = run("watch", "--duration", "0.5", timeout=60)
     assert result.returncode == 0, result.stderr
     match = re.search(r"host=(\S+)", result.stderr)
     assert match, result.stderr
-    assert "no node heard" in result.stdout
+    assert "connected" in result.stdout
     assert not Path(match.group(1)).exists()
+
+
+@pytest.mark.parametrize(
+    ("keys", "fragment"),
+    [
+        ("{bad", "PGCLUSTER_KEYS): not valid JSON"),
+        ('{"announce": "q"}', "'q' would be both 'announce' and 'quit'"),
+        ('{"nope": "x"}', "no binding 'nope'"),
+    ],
+)
+@pytest.mark.parametrize("command", [[], ["check", "--expect", "1"]])
+def test_bad_key_remaps_are_one_line_for_every_command(
+    keys: str, fragment: str, command: list[str]
+) -> None:
+    env = dict(os.environ, PGCLUSTER_KEYS=keys)
+    result = run("--dsn", "host=/nowhere", *command, env=env)
+    assert_one_clean_line(result)
+    assert fragment in result.stderr
+
+
+def test_settings_without_a_flag_name_only_their_variable() -> None:
+    env = dict(os.environ, PGCLUSTER_MAX_NODES="0")
+    result = run("channel", env=env)
+    assert_one_clean_line(result)
+    assert "(PGCLUSTER_MAX_NODES)" in result.stderr
+    assert "--max-nodes" not in result.stderr
+
+
+def test_an_env_file_with_typos_and_garbage_is_warned_about(tmp_path: Path) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("PGCLUSTER_CHANEL=x\ngarbage line\nPGCLUSTER_NODE=a@10.0.0.1\n")
+    result = run("--env-file", str(env_file), "channel")
+    assert result.returncode == 0
+    assert "line 1: unknown setting PGCLUSTER_CHANEL" in result.stderr
+    assert "line 2: not NAME=value" in result.stderr
+    assert "'a@10.0.0.1'" in result.stdout
+    assert len(result.stderr.splitlines()) == 2
+
+
+def test_a_closed_pipe_ends_watch_quietly(dsn: str, channel: str) -> None:
+    process = spawn("--dsn", dsn, "--channel", channel, "watch")
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline()
+        assert "connecting" in line or "connected" in line
+        process.stdout.close()  # `| head -1`: the reader is gone
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for i in range(50):  # lines to write into the closed pipe
+                conn.execute("SELECT pg_notify(%s, %s)", (channel, f"n{i}@10.0.0.1"))
+        code = process.wait(15)
+        _, err = process.communicate(timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 128 + signal.SIGPIPE
+    assert err == "", err
 
 
 def test_sigterm_stops_the_embedded_server() -> None:
