@@ -70,7 +70,9 @@ def event_line(event: Event) -> str:
     for key, value in data.items():
         if isinstance(value, float):
             value = format_seconds(value)
-        text = visible(str(value), 120) if key in UNTRUSTED_FIELDS else str(value)
+        # Everything goes through visible(): role, application and error texts come from
+        # the server, and any client can set them to escape sequences.
+        text = visible(str(value), 120 if key in UNTRUSTED_FIELDS else None)
         parts.append(f"{key}={text}")
     return f"{at} {kind:<20} {' '.join(parts)}".rstrip()
 

@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     application_name: str = "pgcluster-tui"
     """application_name of our sessions, as pg_stat_activity shows them."""
 
-    export_dir: Path = Path(".")
-    """Where the dashboard writes node-table exports."""
+    export_dir: Path = Path("exports")
+    """Where the dashboard writes node-table exports (created when needed)."""
 
     keys: dict[str, str] = Field(default_factory=dict)
     """Dashboard key remaps by binding id, e.g. {"announce": "n"}."""
