@@ -152,11 +152,14 @@ async def listen_for(
     monitor = new_monitor(settings, conninfo, clock=clock)
     error: str | None = None
     alive: set[int] = set()
+    fatal: str | None = None
     until = None if math.isinf(seconds) else time.monotonic() + seconds
     async with monitor:
         async for update in monitor.updates(until):
             events = update.events + update.repeats if include_repeats else update.events
             for event in events:
+                if isinstance(event, Disconnected) and event.final:
+                    fatal = event.reason
                 if isinstance(event, Disconnected) and error is None:
                     error = event.reason
                 if on_event is not None:
@@ -166,6 +169,8 @@ async def listen_for(
         if verify_senders and monitor.link.connected:
             alive = await _live_senders(monitor, settings.connect_timeout)
         monitor.tick()
+    if fatal is not None:
+        raise CommandError(fatal)
     return Listening(monitor, None if monitor.link.sessions else error, alive)
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 import psycopg
 import pytest
 
+from pgcluster_tui.pg.embedded import EmbeddedServer
 from tests.waiting import wait_until_sync
 
 PASSWORD = "sekrit_pw_4711"
@@ -423,6 +425,27 @@ def test_an_env_file_with_typos_and_garbage_is_warned_about(tmp_path: Path) -> N
     assert "line 2: not NAME=value" in result.stderr
     assert "'a@10.0.0.1'" in result.stdout
     assert len(result.stderr.splitlines()) == 2
+
+
+def test_a_channel_the_database_encoding_cannot_carry_is_one_line(
+    embedded_server: EmbeddedServer,
+) -> None:
+    name = f"ascii_{secrets.token_hex(4)}"
+    with psycopg.connect(embedded_server.dsn, autocommit=True) as admin:
+        admin.execute(
+            psycopg.sql.SQL("CREATE DATABASE {} ENCODING 'SQL_ASCII' TEMPLATE template0").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
+        try:
+            dsn = f"{embedded_server.dsn} dbname={name}"
+            watch = run("--dsn", dsn, "--channel", "café", "watch", "--duration", "20")
+            sent = run("--dsn", dsn, "--channel", "café", "announce", "a@10.0.0.1")
+        finally:
+            admin.execute(psycopg.sql.SQL("DROP DATABASE {}").format(psycopg.sql.Identifier(name)))
+    assert_one_clean_line(watch)
+    assert "encoding (ascii)" in watch.stderr
+    assert sent.returncode == 0, sent.stderr
 
 
 def test_a_closed_pipe_ends_watch_quietly(dsn: str, channel: str) -> None:

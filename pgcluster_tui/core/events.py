@@ -182,10 +182,11 @@ class Connected(Event):
 
 @dataclass(frozen=True, slots=True)
 class Disconnected(Event):
-    """The connection was lost or could not be opened."""
+    """The connection was lost or could not be opened; `final` when no retry can help."""
 
     kind: ClassVar[str] = "disconnected"
     reason: str
+    final: bool = False
 
 
 @dataclass(frozen=True, slots=True)

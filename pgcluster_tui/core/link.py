@@ -79,12 +79,12 @@ def reduce(state: LinkState, fact: Event) -> LinkState:
                 listener_pid=fact.listener_pid,
                 sender_pid=fact.sender_pid,
             )
-        case Disconnected(reason=reason):
-            phase: Phase = "stopped" if reason == "stopped" else "disconnected"
+        case Disconnected(reason=reason, final=final):
+            phase: Phase = "stopped" if final or reason == "stopped" else "disconnected"
             return replace(
                 state,
                 phase=phase,
-                reason="" if phase == "stopped" else reason,
+                reason="" if reason == "stopped" else reason,
                 rtt_ms=None,
                 next_beat_at=None,
                 listener_pid=None,

@@ -46,6 +46,10 @@ __all__ = ["ChannelWorker", "Fact", "WorkerConfig", "send_once"]
 Connection = psycopg.AsyncConnection[Any]
 
 
+class Unusable(Exception):
+    """The database can never carry this channel: retrying cannot help."""
+
+
 class ChannelWorker:
     """Keeps a listening and a sending connection on the channel and reports what happens."""
 
@@ -163,6 +167,10 @@ class ChannelWorker:
                 opened = time.monotonic()
                 await self._run_session(listener, sender, send)
                 reason = "stopped"
+            except Unusable as exc:
+                await self._close_connections(timeout=0.5)
+                self._emit(Disconnected(self._clock(), str(exc), final=True))
+                break
             except (psycopg.Error, ConnectionLost, OSError, UnicodeDecodeError) as exc:
                 failure, reason = classify(exc), self._redact.one_line(exc)
             except Exception as exc:  # a bug must not end the worker silently, nor spin
@@ -186,6 +194,14 @@ class ChannelWorker:
         config, timeout = self.config, self.config.connect_timeout + 1
         self._listener = listener = await bounded(connect(config, "listener"), timeout, "connect")
         self._sender = sender = await bounded(connect(config, "sender"), timeout, "connect")
+        encoding = listener.info.encoding
+        try:
+            config.channel.encode(encoding)
+        except UnicodeEncodeError:
+            raise Unusable(
+                f"the channel cannot be written in this database's encoding ({encoding}):"
+                " LISTEN and NOTIFY would never meet; use an ASCII channel"
+            ) from None
         await listen(listener, (config.channel, self._probe.channel), timeout)
         self._queries.connected()
         redact, clock = self._redact, self._clock
