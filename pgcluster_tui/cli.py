@@ -41,6 +41,12 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default,
         help="send our node name every interval (a full peer)",
     )
+    group.add_argument(
+        "--reveal-channel",
+        action="store_true",
+        default=default,
+        help="show a channel derived from the cookie (it is the cookie) instead of masking it",
+    )
     group.add_argument("--env-file", type=Path, default=default, help="read settings from a file")
 
 
@@ -91,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("dsn", "channel", "cookie", "node", "interval", "heartbeat")
+    keys = ("dsn", "channel", "cookie", "node", "interval", "heartbeat", "reveal_channel")
     return {key: getattr(args, key, None) for key in keys}
 
 

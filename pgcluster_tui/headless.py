@@ -235,7 +235,7 @@ async def nodes(
     elif views:
         out.write(node_table(views, result.model) + "\n")
     else:
-        out.write(f"no node heard on channel {visible(settings.channel)} in {seconds:g} s\n")
+        out.write(f"no node heard on channel {settings.channel_shown} in {seconds:g} s\n")
     out.flush()
     return EXIT_OK
 
@@ -285,7 +285,7 @@ async def check(
             "ok": ok,
             "expected": expect,
             "alive": len(counted),
-            "channel": settings.channel,
+            "channel": settings.channel_shown,
             "window": seconds,
             "max_age": max_age,
             "nodes": [
@@ -302,15 +302,14 @@ async def check(
         }
         out.write(json.dumps(document, ensure_ascii=True) + "\n")
     else:
-        out.write(check_line(ok, len(counted), expect, settings.channel, verdicts) + "\n")
+        out.write(check_line(ok, len(counted), expect, settings.channel_shown, verdicts) + "\n")
     out.flush()
     return EXIT_OK if ok else EXIT_FAILED
 
 
 def check_line(ok: bool, alive: int, expect: int, channel: str, verdicts: list[Verdict]) -> str:
     """The one line `check` prints: the verdict, then what was not counted and why."""
-    line = f"{'OK' if ok else 'FAIL'}: {alive} alive of {expect} expected on channel "
-    line += visible(channel)
+    line = f"{'OK' if ok else 'FAIL'}: {alive} alive of {expect} expected on channel {channel}"
     by_reason: dict[str, list[str]] = {}
     for v in verdicts:
         if not v.counted:
@@ -334,7 +333,7 @@ async def announce(settings: Settings, conninfo: str, out: TextIO, name: str | N
         await send_once(worker_config(settings, conninfo), payload)
     except WorkerError as exc:
         raise CommandError(f"cannot announce: {exc}") from None
-    out.write(f"announced {visible(payload)} on channel {visible(settings.channel)}\n")
+    out.write(f"announced {visible(payload)} on channel {settings.channel_shown}\n")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ from pgcluster_tui.core.protocol import (
     validate_channel,
     validate_node_name,
 )
+from pgcluster_tui.core.text import visible
 
 LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 """libpq variables whose presence means "a database is configured"."""
@@ -126,6 +128,9 @@ class Settings(BaseSettings):
     export_dir: Path = Path("exports")
     """Where the dashboard writes node-table exports (created when needed)."""
 
+    reveal_channel: bool = False
+    """Show a channel derived from the cookie as it is; it IS the cookie, non-word bytes aside."""
+
     keys: dict[str, str] = Field(default_factory=dict)
     """Dashboard key remaps by binding id, e.g. {"announce": "n"}."""
 
@@ -177,6 +182,14 @@ class Settings(BaseSettings):
         return out
 
     @property
+    def channel_shown(self) -> str:
+        """The channel as output may show it: masked when it comes from the cookie."""
+        if not self._channel_derived or self.reveal_channel:
+            return visible(self.channel)
+        digest = hashlib.sha256(self.channel.encode()).hexdigest()[:8]
+        return f"(from the cookie, {len(self.channel)} chars, sha256 {digest}…)"
+
+    @property
     def channel_derived(self) -> bool:
         """Whether the channel was derived from the cookie."""
         return self._channel_derived
@@ -210,6 +223,7 @@ _FLAG_OF = {
     "channel": "--channel",
     "interval": "--interval",
     "heartbeat": "--heartbeat",
+    "reveal_channel": "--reveal-channel",
 }
 """Settings that have a command-line flag; the others are set by environment or env file."""
 

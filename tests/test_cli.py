@@ -132,6 +132,24 @@ def test_channel_derives_from_cookie_without_showing_it() -> None:
     assert "my-random-#123" not in result.stdout
 
 
+def test_a_channel_from_the_cookie_is_never_printed_unless_asked(dsn: str) -> None:
+    cookie = f"Secret-{secrets.token_hex(8)}"
+    derived = cookie.replace("-", "_")
+    outputs = [
+        run("--dsn", dsn, "--cookie", cookie, "nodes", "--wait", "0.3"),
+        run("--dsn", dsn, "--cookie", cookie, "check", "--expect", "0", "--wait", "0.3"),
+        run("--dsn", dsn, "--cookie", cookie, "check", "--expect", "0", "--wait", "0.3", "--json"),
+        run("--dsn", dsn, "--cookie", cookie, "announce", "a@10.0.0.1"),
+    ]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        assert "from the cookie" in result.stdout
+        assert derived not in result.stdout + result.stderr
+        assert cookie not in result.stdout + result.stderr
+    shown = run("--dsn", dsn, "--cookie", cookie, "--reveal-channel", "announce", "a@10.0.0.1")
+    assert derived in shown.stdout
+
+
 def test_a_non_ascii_cookie_is_called_out() -> None:
     result = run("channel", "--cookie", "café", "--node", "app@host")
     assert result.returncode == 0
