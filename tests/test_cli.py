@@ -529,7 +529,7 @@ def test_sigkill_takes_the_embedded_server_along_and_leftovers_are_pruned() -> N
     data_dir = match.group(1)
     assert Path(data_dir).exists()
     wait_until_sync(lambda: not _processes_mentioning(data_dir), timeout=15, what="postgres gone")
-    result = run("nodes", "--wait", "0.2", timeout=60)
+    result = run("watch", "--duration", "0.2", timeout=60)
     assert result.returncode == 0, result.stderr
     assert not Path(data_dir).exists()
 
