@@ -52,6 +52,8 @@ class NodeView:
     """The sender opens a new session for (almost) every beat."""
     claimed_by_other: bool = False
     """Our own name, sent by a backend that is not ours."""
+    zone: NodeState = NodeState.ALIVE
+    """The state its age alone calls for now (the table's age bar; the state moves on ticks)."""
 
 
 @dataclass(slots=True)

@@ -184,6 +184,7 @@ class Roster:
             sessions=node.sessions,
             churning=node.churning_now(),
             claimed_by_other=node.own_name and any(pid in claims for pid in live),
+            zone=t.state_for(age, interval),
         )
 
     def views(self, now: float) -> list[NodeView]:
