@@ -22,8 +22,8 @@ from pgcluster_tui.pg.errors import conninfo_is_valid
 from pgcluster_tui.settings import Settings, SettingsError, env_file_warnings, load_settings
 
 PROG = "pgcluster-tui"
-COMMANDS = ("watch", "nodes", "check", "announce", "channel")
-NEED_DATABASE = ("nodes", "check", "announce")
+COMMANDS = ("watch", "nodes", "check", "announce", "channel", "census", "doctor")
+NEED_DATABASE = ("nodes", "check", "announce", "census", "doctor")
 """Commands whose answer would mean nothing on a throwaway embedded server."""
 
 
@@ -90,6 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("name", nargs="?", help="a node name to announce instead of ours")
 
     sub.add_parser("channel", help="show the channel derived from --cookie and its statement")
+
+    census = sub.add_parser(
+        "census",
+        help="who listens and who sends on which channel, in every database of the server",
+        description="Read every session's last statement from pg_stat_activity and name what "
+        "is provably wrong. Exit codes: 0 no problem, 1 problems, 2 error.",
+    )
+    census.add_argument("--json", action="store_true", help="one JSON document")
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="can a peer connect to each node? DNS, EPMD, port, cookie handshake",
+        description="Check each NODE (default: the nodes heard on the channel) step by step, "
+        "stopping at the first failure: the host resolves, EPMD knows the name, the port "
+        "accepts, and with a cookie the handshake completes as a hidden node. "
+        "Exit codes: 0 every node passes, 1 some fail, 2 error.",
+    )
+    doctor.add_argument("nodes", nargs="*", metavar="NODE", help="name@host to check")
+    doctor.add_argument("--json", action="store_true", help="one JSON document")
+    doctor.add_argument("--timeout", type=float, default=2.0, metavar="S", help="per step (2)")
+    doctor.add_argument("--wait", type=float, metavar="S", help="listen S s (1.5 intervals)")
 
     for name in COMMANDS:
         _common(sub.choices[name], suppress=True)
@@ -181,6 +202,18 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     problem = keymap_problem(settings.keys)
     if problem is not None:
         return _fail(problem, err)
+    if args.command == "doctor":
+        problem = _doctor_problem(args)
+        if problem is not None:
+            return _fail(problem, err)
+        if args.nodes:
+            return _offline(settings, args, out, err)
+        if not settings.database_configured():
+            return _fail(
+                "doctor: name the nodes (name@host ...), or give --dsn (or PGCLUSTER_DSN, "
+                "DATABASE_URL or libpq PG* variables) to check the nodes heard on the channel",
+                err,
+            )
     if args.command in NEED_DATABASE and not settings.database_configured():
         return _fail(
             f"{args.command}: no database configured: give --dsn (or PGCLUSTER_DSN, DATABASE_URL"
@@ -227,7 +260,7 @@ def _run(
     *,
     embedded_dsn: str | None,
 ) -> int:
-    from pgcluster_tui import headless
+    from pgcluster_tui import diagnose, headless
 
     command = args.command
     if command is None:
@@ -256,11 +289,44 @@ def _run(
             as_json=args.json,
         ),
         "announce": lambda: headless.announce(settings, conninfo, out, args.name),
+        "census": lambda: diagnose.census(settings, conninfo, out, as_json=args.json),
+        "doctor": lambda: diagnose.doctor(
+            settings, conninfo, out, as_json=args.json, timeout=args.timeout, wait=args.wait
+        ),
     }
     try:
         return asyncio.run(_cancellable(runners[command]()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 0 if command == "watch" else 130
+
+
+def _doctor_problem(args: argparse.Namespace) -> str | None:
+    """Why the doctor's own arguments are wrong, if they are: names are checked before probing."""
+    from pgcluster_tui.erlang.steps import split_node
+
+    if not 0 < args.timeout <= 60:
+        return "--timeout takes seconds > 0 and <= 60"
+    for node in args.nodes:
+        try:
+            split_node(node)
+        except ValueError as exc:
+            return f"doctor: refusing to probe {visible(node, 80)}: {exc}"
+    return None
+
+
+def _offline(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`doctor NODE...`: no database needed."""
+    from pgcluster_tui import diagnose
+
+    run = diagnose.doctor(
+        settings, None, out, nodes=args.nodes, as_json=args.json, timeout=args.timeout
+    )
+    try:
+        return asyncio.run(_cancellable(run))
+    except CommandError as exc:
+        return _fail(str(exc), err)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 130
 
 
 async def _cancellable(command: Coroutine[Any, Any, int]) -> int:

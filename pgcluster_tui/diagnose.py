@@ -12,7 +12,8 @@ from typing import Any, TextIO
 from pgcluster_tui.core.census import Census, Channel, Member, Problem, take_census
 from pgcluster_tui.core.protocol import channel_from_cookie
 from pgcluster_tui.core.text import visible
-from pgcluster_tui.erlang.doctor import DEFAULT_TIMEOUT, Doctor, Report
+from pgcluster_tui.erlang.doctor import DEFAULT_TIMEOUT, Doctor
+from pgcluster_tui.erlang.steps import Report
 from pgcluster_tui.erlang.wire import WireError
 from pgcluster_tui.headless import EXIT_ERROR, EXIT_FAILED, EXIT_OK, CommandError, listen_for
 from pgcluster_tui.pg.census import read_activity
