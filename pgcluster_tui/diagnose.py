@@ -197,31 +197,41 @@ async def doctor(
         if conninfo is None:
             raise CommandError("doctor: name the nodes, or give a database to hear them from")
         seconds = wait if wait is not None else DOCTOR_WAIT_INTERVALS * settings.interval
-        heard = await listen_for(settings, conninfo, seconds)
+        # Only listen: a doctor never announces a name on the channel.
+        quiet = settings.model_copy(update={"heartbeat": False})
+        heard = await listen_for(quiet, conninfo, seconds)
         if not heard.connected:
             raise CommandError(f"cannot connect: {heard.error or 'no answer'}")
         names = sorted(heard.model.names())
         if not names:
-            what = f"no node heard on channel {settings.channel_shown} in {seconds:g} s"
-            out.write(
-                json.dumps({"ok": False, "nodes": [], "reason": what}) + "\n"
-                if as_json
-                else what + "\n"
+            reason = f"no node heard on channel {settings.channel_shown} in {seconds:g} s"
+            _write_doctor(
+                out, [], as_json=as_json, cookie_checked=cookie is not None, reason=reason
             )
             return EXIT_FAILED
     reports = await checker.check_all(names)
-    ok = all(report.ok for report in reports)
+    ok = _write_doctor(out, reports, as_json=as_json, cookie_checked=cookie is not None)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _write_doctor(
+    out: TextIO, reports: list[Report], *, as_json: bool, cookie_checked: bool, reason: str = ""
+) -> bool:
+    """Print the reports (or why there are none); whether every node passed."""
+    ok = bool(reports) and all(report.ok for report in reports)
     if as_json:
         document = {
             "ok": ok,
-            "cookie_checked": cookie is not None,
+            "cookie_checked": cookie_checked,
             "nodes": [report.to_json() for report in reports],
         }
+        if reason:
+            document["reason"] = reason
         out.write(json.dumps(document, ensure_ascii=True) + "\n")
     else:
-        out.write(doctor_text(reports) + "\n")
+        out.write((reason or doctor_text(reports)) + "\n")
     out.flush()
-    return EXIT_OK if ok else EXIT_FAILED
+    return ok
 
 
 GLYPH = {True: "ok  ", False: "FAIL", None: "skip"}

@@ -91,6 +91,8 @@ class Doctor:
                 await self._step(StepName.HANDSHAKE, steps, self._handshake, reader, writer, node)
         finally:
             writer.close()
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), 0.5)
 
     async def _step(
         self,

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.doctor.nodes import ErlangNode, erlang_node, needs_erlang
 
@@ -119,7 +120,16 @@ async def test_without_names_it_checks_the_nodes_heard_on_the_channel(
     assert result.stdout.rstrip().endswith("1 of 1 node pass")
 
 
-def test_no_node_heard_exits_1(dsn: str, channel: str) -> None:
-    result = run("doctor", "--dsn", dsn, "--channel", channel, "--wait", "0.3", "--json")
+def test_no_node_heard_exits_1_and_the_doctor_never_sends(dsn: str, channel: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        result = run(
+            "doctor", "--dsn", dsn, "--channel", channel, "--wait", "0.5", "--heartbeat", "--json"
+        )
+        heard = list(listener.notifies(timeout=0.2))
     assert result.returncode == 1, result.stderr
-    assert json.loads(result.stdout)["nodes"] == []
+    document = json.loads(result.stdout)
+    assert document["nodes"] == []
+    assert document["ok"] is False
+    assert "no node heard" in document["reason"]
+    assert heard == []
