@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from pgcluster_tui.core.census import Census, Channel, Member, Problem, take_census
+from pgcluster_tui.core.format import plural
 from pgcluster_tui.core.protocol import channel_from_cookie
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.erlang.doctor import DEFAULT_TIMEOUT, Doctor
@@ -113,12 +114,14 @@ def census_text(result: Census, target: str, mask: Mask | None = None) -> str:
     for entry in result.channels:
         lines.append("")
         lines.extend(_channel_lines(entry, show))
+    if result.hidden:
+        lines.append("")
     for hidden in result.hidden:
         roles = ", ".join(show(r, 63) for r in hidden.roles)
-        lines.append("")
         lines.append(
-            f"hidden: {hidden.sessions} sessions in database {show(hidden.database, 63)} "
-            f"(roles {roles}): their statements are not visible to role {show(result.user, 63)}"
+            f"hidden: {plural(hidden.sessions, 'session')} in database "
+            f"{show(hidden.database, 63)} (roles: {roles}): their statements are not visible "
+            f"to role {show(result.user, 63)}"
         )
     if result.grant:
         lines.append(f"to see every session, a superuser runs: {show(result.grant)}")
@@ -129,16 +132,14 @@ def census_text(result: Census, target: str, mask: Mask | None = None) -> str:
         lines.append("no session's last statement is a LISTEN or NOTIFY")
     count = result.problem_count()
     lines.append("")
-    lines.append(
-        f"{count} problem{'' if count == 1 else 's'} found" if count else "no problem found"
-    )
+    lines.append(f"{plural(count, 'problem')} found" if count else "no problem found")
     return "\n".join(lines)
 
 
 def _channel_lines(entry: Channel, show: Any) -> list[str]:
-    name = f'"{show(entry.channel, 80)}"' if entry.channel is not None else "(channel not visible)"
+    name = f'channel "{show(entry.channel, 80)}"' if entry.channel else "channel not visible"
     head = (
-        f"database {show(entry.database, 63)}, channel {name}: "
+        f"database {show(entry.database, 63)}, {name}: "
         f"{len(entry.listeners)} listening, {len(entry.senders)} sending"
     )
     if entry.nodes:
@@ -247,5 +248,5 @@ def doctor_text(reports: Sequence[Report]) -> str:
         for step in report.steps:
             lines.append(f"  {GLYPH[step.ok]} {step.step.value:<9}  {visible(step.detail, 400)}")
     passed = sum(1 for r in reports if r.ok)
-    lines.append(f"{passed} of {len(reports)} node{'' if len(reports) == 1 else 's'} pass")
+    lines.append(f"{passed} of {plural(len(reports), 'node')} pass")
     return "\n".join(lines)
