@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from pgcluster_tui.core.census import Census, Channel, Member, Problem, take_census
+from pgcluster_tui.core.census import expected_channels as census_expected
 from pgcluster_tui.core.format import plural
 from pgcluster_tui.core.protocol import channel_from_cookie
 from pgcluster_tui.core.text import visible
@@ -66,14 +67,10 @@ class Mask:
 
 
 def expected_channels(settings: Settings) -> list[tuple[str, str]]:
-    """Channels the configuration implies, with why: derived from the cookie, configured."""
-    expected: list[tuple[str, str]] = []
-    if settings.cookie is not None:
-        derived = channel_from_cookie(settings.cookie.get_secret_value())
-        expected.append((derived, "derived from the cookie"))
-    if "channel" in settings.model_fields_set and all(c != settings.channel for c, _ in expected):
-        expected.append((settings.channel, "configured"))
-    return expected
+    """Channels the settings imply: derived from the cookie, or given explicitly."""
+    cookie = settings.cookie.get_secret_value() if settings.cookie is not None else None
+    configured = settings.channel if "channel" in settings.model_fields_set else None
+    return census_expected(cookie, configured)
 
 
 async def census(settings: Settings, conninfo: str, out: TextIO, *, as_json: bool = False) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgcluster_tui.core.protocol import NodeName, classify
+from pgcluster_tui.core.protocol import NodeName, channel_from_cookie, classify
 from pgcluster_tui.core.sqltokens import Action, Verb, read_actions
 
 STATEMENT_CHARS = 300
@@ -143,6 +143,16 @@ class Census:
             "channels": [c.to_json() for c in self.channels],
             "problems": [p.to_json() for p in self.problems],
         }
+
+
+def expected_channels(cookie: str | None, configured: str | None) -> list[tuple[str, str]]:
+    """Channels the configuration implies, with why: derived from the cookie, configured."""
+    expected: list[tuple[str, str]] = []
+    if cookie is not None:
+        expected.append((channel_from_cookie(cookie), "derived from the cookie"))
+    if configured is not None and all(channel != configured for channel, _ in expected):
+        expected.append((configured, "configured"))
+    return expected
 
 
 def take_census(

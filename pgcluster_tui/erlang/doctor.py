@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -50,8 +51,7 @@ class Doctor:
         self.timeout = timeout
         self.epmd_port = epmd_port
         self._slots = asyncio.Semaphore(max(1, concurrency))
-        loop = asyncio.get_running_loop()
-        self._pacer = Pacer(rate, loop.time, asyncio.sleep)
+        self._pacer = Pacer(rate, time.monotonic, asyncio.sleep)
 
     def __repr__(self) -> str:
         cookie = "set" if self._cookie is not None else "none"
@@ -111,6 +111,11 @@ class Doctor:
             raise
         except TimeoutError:
             detail = f"no answer within {self.timeout:g} s {stage.waiting}".rstrip()
+            steps.append(Step(name, False, detail))
+            raise StepFailed(detail) from None
+        except (wire.WireError, OSError) as exc:
+            what = "not the distribution protocol" if isinstance(exc, wire.WireError) else "lost"
+            detail = f"{what}: {exc}"[:300]
             steps.append(Step(name, False, detail))
             raise StepFailed(detail) from None
         steps.append(Step(name, True, detail, facts))
@@ -234,6 +239,10 @@ class Doctor:
         stage.waiting = "for the status after our name"
         writer.write(wire.send_name(wire.HIDDEN_FLAGS, creation, ours))
         status = wire.parse_status(await _read_frame(reader, _refused_name(ours, style)))
+        if status == "alive":
+            # The node believes a node of our name is connected; we are not it: give up.
+            writer.write(wire.send_status("false"))
+            raise StepFailed(f"the node says a node named {ours} is already connected to it")
         if status == "not_allowed":
             raise StepFailed(f"the node does not allow {ours} to connect (net_kernel:allow/1)")
         if status not in ("ok", "ok_simultaneous"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pgcluster_tui.core.census import Census, Session, near, take_census
+from pgcluster_tui.core.census import Census, Session, expected_channels, near, take_census
 
 GRANT = 'GRANT pg_read_all_stats TO "me";'
 
@@ -156,3 +156,15 @@ def test_near() -> None:
     assert near("abc", "abd") is None  # too short to call a typo
     assert near("cluster", "clusterxyz") is None
     assert near("same", "same") is None
+
+
+def test_expected_channels_from_the_cookie_and_the_configuration() -> None:
+    assert expected_channels("my-cookie#1", None) == [("my_cookie_1", "derived from the cookie")]
+    assert expected_channels("my-cookie#1", "my_cookie_1") == [
+        ("my_cookie_1", "derived from the cookie")
+    ]
+    assert expected_channels("c", "Other") == [
+        ("c", "derived from the cookie"),
+        ("Other", "configured"),
+    ]
+    assert expected_channels(None, None) == []

@@ -112,12 +112,12 @@ def alive2_req(port: int, alive: str) -> bytes:
 
 
 @asynccontextmanager
-async def registered_without_listener() -> AsyncIterator[str]:
-    """A name EPMD knows, at a port where nothing listens; unregistered on the way out."""
-    alive = f"closed{secrets.token_hex(5)}"
+async def registered(port: int | None = None) -> AsyncIterator[str]:
+    """A name EPMD knows at `port` (default: one where nothing listens); unregistered after."""
+    alive = f"reg{secrets.token_hex(5)}"
     reader, writer = await asyncio.open_connection("127.0.0.1", wire.EPMD_PORT)
     try:
-        writer.write(alive2_req(free_port(), alive))
+        writer.write(alive2_req(port if port is not None else free_port(), alive))
         answer = await asyncio.wait_for(reader.readexactly(2), 5)
         assert answer[0] in (118, 121), answer  # ALIVE2_X_RESP or ALIVE2_RESP
         assert answer[1] == 0, answer
@@ -128,12 +128,14 @@ async def registered_without_listener() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def silent_listener() -> AsyncIterator[int]:
-    """A TCP port that accepts connections and never says a word."""
+async def silent_listener(says: bytes = b"") -> AsyncIterator[int]:
+    """A TCP port that accepts connections and says `says` (by default not a word)."""
     held: list[asyncio.StreamWriter] = []
 
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
+        if says:
+            writer.write(says)
 
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
     try:

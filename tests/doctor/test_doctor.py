@@ -18,7 +18,7 @@ from tests.doctor.nodes import (
     erlang_node,
     free_port,
     needs_erlang,
-    registered_without_listener,
+    registered,
     silent_listener,
 )
 
@@ -114,10 +114,24 @@ async def test_asking_for_the_node_under_another_host_fails_the_handshake(
 
 
 async def test_a_closed_distribution_port_fails_at_connect() -> None:
-    async with registered_without_listener() as name:
+    async with registered() as name:
         report = await Doctor(COOKIE).check(name)
     assert steps(report) == [("resolve", True), ("epmd", True), ("connect", False)]
     assert "connection refused" in report.steps[-1].detail
+
+
+async def test_a_port_that_does_not_speak_erlang_fails_the_handshake() -> None:
+    async with silent_listener(says=b"\x00\x10HTTP/1.1 400 Bad") as port, registered(port) as name:
+        report = await Doctor(COOKIE).check(name)
+    assert steps(report)[-1] == ("handshake", False)
+    assert report.steps[-1].detail.startswith("not the distribution protocol: not a status")
+
+
+async def test_an_epmd_that_answers_junk_fails_at_epmd() -> None:
+    async with silent_listener(says=b"HTTP/1.1 400 Bad Request\r\n") as port:
+        report = await Doctor(None, epmd_port=port).check("t1@127.0.0.1")
+    assert steps(report) == [("resolve", True), ("epmd", False)]
+    assert "answered, but not as EPMD does" in report.steps[-1].detail
 
 
 async def test_an_unresolvable_host_fails_at_resolve() -> None:
