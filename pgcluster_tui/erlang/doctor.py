@@ -149,7 +149,9 @@ class Doctor:
         self, stage: Stage, address: str, alive: str
     ) -> tuple[int, str, dict[str, Any]]:
         where = _hostport(address, self.epmd_port)
-        answer = await self._ask_epmd(stage, address, wire.port_please2_req(alive), where)
+        answer = await self._ask_epmd(
+            stage, address, wire.port_please2_req(alive), where, wire.port2_resp_size
+        )
         try:
             info = wire.parse_port2_resp(answer)
         except wire.WireError as exc:
@@ -177,7 +179,15 @@ class Doctor:
             raise StepFailed(f"{detail}: port 0 is no port", **facts)
         return info.port, detail, facts
 
-    async def _ask_epmd(self, stage: Stage, address: str, request: bytes, where: str) -> bytes:
+    async def _ask_epmd(
+        self,
+        stage: Stage,
+        address: str,
+        request: bytes,
+        where: str,
+        size: Callable[[bytes], int | None] = lambda _: None,
+    ) -> bytes:
+        """Send one request; the answer ends where `size` says, else where EPMD closes."""
         stage.waiting = f"connecting to EPMD at {where}"
         try:
             reader, writer = await asyncio.open_connection(address, self.epmd_port)
@@ -191,7 +201,13 @@ class Doctor:
             stage.waiting = f"from {where}: it accepted the connection but is silent (not an EPMD?)"
             writer.write(request)
             await writer.drain()
-            return await reader.read(MAX_EPMD_ANSWER)
+            answer = b""
+            while len(answer) < MAX_EPMD_ANSWER and (chunk := await reader.read(4096)):
+                answer += chunk
+                expected = size(answer)
+                if expected is not None and len(answer) >= expected:
+                    break
+            return answer
         except OSError as exc:
             raise StepFailed(f"{where} dropped the connection: {exc.strerror or exc}") from None
         finally:

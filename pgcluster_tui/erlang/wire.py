@@ -112,6 +112,24 @@ def parse_port2_resp(data: bytes) -> PortInfo | None:
     return PortInfo(port, node_type, protocol, high, low, name.decode("utf-8", "replace"))
 
 
+def port2_resp_size(data: bytes) -> int | None:
+    """How long the PORT2_RESP starting `data` is, once its first bytes tell; junk: as is."""
+    if not data:
+        return None
+    if data[0] != PORT2_RESP:
+        return len(data)
+    if len(data) < 2:
+        return None
+    if data[1] != 0:
+        return 2
+    if len(data) < _PORT2_OK.size:
+        return None
+    name_end = _PORT2_OK.size + int.from_bytes(data[_PORT2_OK.size - 2 : _PORT2_OK.size], "big")
+    if len(data) < name_end + 2:
+        return None
+    return name_end + 2 + int.from_bytes(data[name_end : name_end + 2], "big")
+
+
 def parse_names_resp(data: bytes) -> list[tuple[str, int]]:
     """Decode a NAMES_RESP: EPMD's port, then lines `name N at port P`."""
     if len(data) < 4:

@@ -145,3 +145,38 @@ async def silent_listener(says: bytes = b"") -> AsyncIterator[int]:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+WATCH = (
+    'net_kernel:monitor_nodes(true, [{node_type, all}]), io:format("watching~n"),'
+    ' Loop = fun L() -> receive M -> io:format("~p~n", [M]), L() end end, Loop().'
+)
+"""Erlang that prints every nodeup/nodedown the node sees, with the peer's node type."""
+
+
+@asynccontextmanager
+async def watching_node(cookie: str) -> AsyncIterator[tuple[ErlangNode, asyncio.StreamReader]]:
+    """A node that prints the connections it sees on stdout; stopped on the way out."""
+    assert ERL is not None
+    alive = f"w{secrets.token_hex(5)}"
+    proc = await asyncio.create_subprocess_exec(
+        ERL,
+        *("-name", f"{alive}@127.0.0.1", "-setcookie", cookie, "-noshell", "-noinput"),
+        *("-eval", WATCH),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        port = await until_registered(alive)
+        assert port is not None
+        assert proc.stdout is not None
+        ready = await asyncio.wait_for(proc.stdout.readline(), 15)
+        assert ready == b"watching\n", ready
+        yield ErlangNode(f"{alive}@127.0.0.1", cookie, port, proc.pid), proc.stdout
+    finally:
+        if proc.returncode is None:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()

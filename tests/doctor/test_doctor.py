@@ -20,6 +20,7 @@ from tests.doctor.nodes import (
     needs_erlang,
     registered,
     silent_listener,
+    watching_node,
 )
 
 pytestmark = [needs_erlang, pytest.mark.timeout(60)]
@@ -58,6 +59,17 @@ async def test_the_right_cookie_completes_the_handshake_as_a_hidden_node(
     assert handshake.facts["hidden"] is True
     assert handshake.facts["ours"].endswith("@127.0.0.1")  # a long name, as the node's
     assert "cookie accepted" in handshake.detail
+
+
+async def test_the_node_itself_sees_a_hidden_node_come_and_go() -> None:
+    async with watching_node(COOKIE) as (node, seen):
+        report = await Doctor(COOKIE).check(node.name)
+        ours = report.steps[-1].facts["ours"]
+        up = await asyncio.wait_for(seen.readline(), 10)
+        down = await asyncio.wait_for(seen.readline(), 10)
+    assert report.ok
+    assert up.decode().strip() == f"{{nodeup,'{ours}',[{{node_type,hidden}}]}}"
+    assert down.decode().strip() == f"{{nodedown,'{ours}',[{{node_type,hidden}}]}}"
 
 
 async def test_a_wrong_cookie_is_rejected(node: ErlangNode) -> None:

@@ -111,3 +111,11 @@ def test_cookie_bytes_are_latin1_as_erlang_digests_atoms() -> None:
 def test_a_message_over_64_kib_cannot_be_framed() -> None:
     with pytest.raises(wire.WireError):
         wire.frame(bytes(70000))
+
+
+def test_port2_resp_size_tells_when_the_answer_is_whole() -> None:
+    whole = b"\x77\x00\xa0\xf1\x4d\x00\x00\x06\x00\x05\x00\x02t1\x00\x01x"
+    assert [wire.port2_resp_size(whole[:n]) for n in (0, 1, 2, 11, 13, 14)] == [None] * 6
+    assert wire.port2_resp_size(whole[:16]) == len(whole) == wire.port2_resp_size(whole)
+    assert wire.port2_resp_size(b"\x77\x01") == 2
+    assert wire.port2_resp_size(b"HTTP/1.1") == 8
