@@ -1,5 +1,4 @@
-"""Why don't my nodes cluster? `census` (who listens and sends where) and `doctor` (can a peer
-connect), as headless commands."""
+"""Why don't my nodes cluster? The `census` and `doctor` commands."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from pgcluster_tui.core.text import visible
 from pgcluster_tui.erlang.doctor import DEFAULT_TIMEOUT, Doctor
 from pgcluster_tui.erlang.steps import Report
 from pgcluster_tui.erlang.wire import WireError
-from pgcluster_tui.headless import EXIT_ERROR, EXIT_FAILED, EXIT_OK, CommandError, listen_for
+from pgcluster_tui.headless import EXIT_FAILED, EXIT_OK, CommandError, listen_for
 from pgcluster_tui.pg.census import read_activity
 from pgcluster_tui.pg.errors import WorkerError, describe_target
 from pgcluster_tui.settings import Settings
@@ -28,7 +27,7 @@ MEMBERS_SHOWN = 20
 DOCTOR_WAIT_INTERVALS = 1.5
 """`doctor` without names listens this many intervals for the names on the channel."""
 
-__all__ = ["EXIT_ERROR", "census", "census_text", "doctor", "doctor_text", "expected_channels"]
+__all__ = ["Mask", "census", "census_text", "doctor", "doctor_text", "expected_channels"]
 
 
 # Masking: a channel derived from the cookie is the cookie.
