@@ -162,11 +162,8 @@ def take_census(
     grant: str,
     expected: Sequence[tuple[str, str]] = (),
 ) -> Census:
-    """Group sessions by (database, channel) and name what is provably wrong.
-
-    `expected` holds channels the configuration implies, with why (e.g. derived from the
-    cookie); `grant` is the statement that would show us every session.
-    """
+    """Group sessions by (database, channel) and name what is provably wrong."""
+    # `expected`: channels the configuration implies, with why; `grant`: what shows us all.
     entries: dict[tuple[str, str | None], Channel] = {}
     hidden: dict[str, list[Session]] = defaultdict(list)
     seen = 0

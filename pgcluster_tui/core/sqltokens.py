@@ -242,21 +242,21 @@ class Verb(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """A statement's effect on a channel, as far as its text shows it.
-
-    `channel` and `payload` are None when the text does not show them (a bound parameter,
-    a literal we do not decode, text cut short); `note` then says why. `how` is how the
-    channel was written: quoted, unquoted, function (pg_notify's verbatim text argument),
-    parameter or unread.
-    """
+    """A statement's effect on a channel, as far as its text shows it."""
 
     verb: Verb
     channel: str | None
+    """None when the text does not show it (a bound parameter, unread, cut short)."""
     payload: str | None = None
+    """NOTIFY's payload; None when the text does not show it."""
     how: str = "unread"
+    """How the channel was written: quoted, unquoted, function, parameter or unread."""
     spelled: str = ""
+    """The channel as written in the statement."""
     truncated: bool = False
+    """Whether the identifier was over 63 bytes and cut."""
     note: str = ""
+    """Why something is not shown, or that the statement fails."""
 
 
 def read_actions(query: str) -> list[Action]:
