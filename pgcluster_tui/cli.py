@@ -19,10 +19,11 @@ from pgcluster_tui.core.text import visible
 from pgcluster_tui.headless import EXIT_ERROR, CommandError
 from pgcluster_tui.keymap import keymap_problem
 from pgcluster_tui.pg.errors import conninfo_is_valid
+from pgcluster_tui.serve.http import DEFAULT_LISTEN, parse_listen
 from pgcluster_tui.settings import Settings, SettingsError, env_file_warnings, load_settings
 
 PROG = "pgcluster-tui"
-COMMANDS = ("watch", "nodes", "check", "announce", "channel", "census", "doctor")
+COMMANDS = ("watch", "nodes", "check", "announce", "channel", "census", "doctor", "serve")
 NEED_DATABASE = ("nodes", "check", "announce", "census", "doctor")
 """Commands whose answer would mean nothing on a throwaway embedded server."""
 
@@ -111,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="one JSON document")
     doctor.add_argument("--timeout", type=float, default=2.0, metavar="S", help="per step (2)")
     doctor.add_argument("--wait", type=float, metavar="S", help="listen S s (1.5 intervals)")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run unattended: /metrics for Prometheus and /healthz for probes",
+        description="Monitor the channel until SIGTERM and serve /metrics (Prometheus text "
+        "format) and /healthz (200 when connected and the listener probe is healthy, else 503). "
+        "Needs a database; --demo N runs on an embedded server with N simulated peers.",
+    )
+    serve.add_argument(
+        "--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT", help=f"where ({DEFAULT_LISTEN})"
+    )
+    serve.add_argument("--expect", type=int, metavar="N", help="nodes expected alive (alerts)")
+    serve.add_argument(
+        "--demo", type=int, default=argparse.SUPPRESS, metavar="N", help="embedded, N fake peers"
+    )
 
     for name in COMMANDS:
         _common(sub.choices[name], suppress=True)
@@ -214,6 +230,10 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
                 "DATABASE_URL or libpq PG* variables) to check the nodes heard on the channel",
                 err,
             )
+    if args.command == "serve":
+        problem = _serve_problem(args, settings)
+        if problem is not None:
+            return _fail(problem, err)
     if args.command in NEED_DATABASE and not settings.database_configured():
         return _fail(
             f"{args.command}: no database configured: give --dsn (or PGCLUSTER_DSN, DATABASE_URL"
@@ -293,11 +313,37 @@ def _run(
         "doctor": lambda: diagnose.doctor(
             settings, conninfo, out, as_json=args.json, timeout=args.timeout, wait=args.wait
         ),
+        "serve": lambda: _serve(settings, conninfo, out, args),
     }
     try:
         return asyncio.run(_cancellable(runners[command]()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 0 if command == "watch" else 130
+
+
+def _serve_problem(args: argparse.Namespace, settings: Settings) -> str | None:
+    """Why `serve` cannot start as asked, checked before any server or connection."""
+    try:
+        args.address = parse_listen(args.listen)
+    except ValueError as exc:
+        return str(exc)
+    if args.expect is not None and args.expect < 0:
+        return "--expect takes a number >= 0"
+    if not args.demo and not settings.database_configured():
+        return (
+            "serve: no database configured: give --dsn (or PGCLUSTER_DSN, DATABASE_URL or libpq"
+            " PG* variables); --demo N runs it on an embedded server with N simulated peers"
+        )
+    return None
+
+
+def _serve(
+    settings: Settings, conninfo: str, out: TextIO, args: argparse.Namespace
+) -> Coroutine[Any, Any, int]:
+    """The serve command, imported only when it runs (it loads prometheus_client)."""
+    from pgcluster_tui.serve.command import serve
+
+    return serve(settings, conninfo, out, listen=args.address, demo=args.demo, expected=args.expect)
 
 
 def _doctor_problem(args: argparse.Namespace) -> str | None:
