@@ -36,7 +36,18 @@ FORBIDDEN = {
         "textual",
         "rich",
     },
+    "erlang": {
+        "pgcluster_tui.pg",
+        "pgcluster_tui.tui",
+        "pgcluster_tui.settings",
+        "pgcluster_tui.headless",
+        "pgcluster_tui.cli",
+        "psycopg",
+        "textual",
+        "rich",
+    },
     "headless": {"pgcluster_tui.tui", "textual", "rich"},
+    "diagnose": {"pgcluster_tui.tui", "textual", "rich"},
     "export": {"pgcluster_tui.tui", "pgcluster_tui.headless", "textual", "rich", "psycopg"},
     "tui": {"pgcluster_tui.headless", "pgcluster_tui.cli"},
 }
