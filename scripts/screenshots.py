@@ -1,19 +1,26 @@
 """Regenerate screenshots/ (SVG and PNG) from the running dashboard on an embedded server.
 
     python scripts/screenshots.py [--out screenshots] [--size 140x36]
+    python scripts/screenshots.py --png FILE.svg...   (only convert SVGs, e.g. test snapshots)
 
 Shots: the demo cluster with a node in every state, the help screen, the disconnected state.
+The PNGs are drawn with DejaVu Sans Mono: Textual's SVG asks for Fira Code, and the fallback
+cairosvg picks for it is proportional (columns drift, borders gap).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cairocffi  # type: ignore[import-untyped]  # cairosvg's own cairo binding
 import cairosvg
 import psycopg
 
@@ -29,6 +36,77 @@ CHANNEL = "realtime_cluster"
 NEWCOMER = "newcomer@10.0.0.99"
 WORST = {NodeState.LATE, NodeState.SUSPECT, NodeState.STALE}
 
+FONT = "DejaVu Sans Mono"
+ASCENT, DESCENT = 1901 / 2048, 483 / 2048
+"""DejaVu Sans Mono's ascent and descent, in ems."""
+
+CELL = 0.61
+"""Textual's SVG puts cells 0.61 font sizes apart."""
+
+_MATRIX = re.compile(
+    r"(\.terminal-matrix \{.*?font-family:)[^;]*;\s*font-size:\s*([\d.]+)px;"
+    r"\s*line-height:\s*([\d.]+)px;",
+    re.S,
+)
+_TEXT_Y = re.compile(r'(<text class="terminal-r\d+" x="[\d.]+" y=")([\d.]+)"')
+_FIRST_CLIP_TOP = re.compile(r'<clipPath id="terminal-line-0">\s*<rect x="0" y="([\d.]+)"')
+
+
+def check_font() -> None:
+    """Stop with how to install the font if fontconfig does not know it."""
+    if shutil.which("fc-list") is None:
+        return  # no fontconfig tools to ask; cairo still goes through fontconfig
+    found = subprocess.run(["fc-list", f":family={FONT}"], capture_output=True, text=True)
+    if not found.stdout.strip():
+        raise SystemExit(
+            f"screenshots: the {FONT} font is missing, and without a monospace font the PNGs "
+            "are drawn in a proportional one. Install it (Debian/Ubuntu: apt-get install "
+            "fonts-dejavu-core; Fedora: dnf install dejavu-sans-mono-fonts; macOS: brew install "
+            "--cask font-dejavu) and run again."
+        )
+
+
+def _metrics(font: float) -> tuple[float, float]:
+    """The advance and ascent cairo will draw DejaVu Sans Mono with at `font` px (it rounds
+    both to whole pixels: the font's own ratios would drift a pixel every few cells)."""
+    context = cairocffi.Context(cairocffi.ImageSurface(cairocffi.FORMAT_ARGB32, 1, 1))
+    context.select_font_face(FONT)
+    context.set_font_size(font)
+    return float(context.text_extents("M")[4]), float(context.font_extents()[0])
+
+
+def monospace(svg: str) -> str:
+    """Textual's SVG with its terminal text in DejaVu Sans Mono, fitted to Textual's grid.
+
+    The font is sized so that a block glyph fills the line pitch (borders and bars join up),
+    letters are spaced back to Textual's cell width, and each line's text moves down so its
+    glyphs sit inside the strip that line is clipped to.
+    """
+    matrix = _MATRIX.search(svg)
+    first_clip = _FIRST_CLIP_TOP.search(svg)
+    first_text = _TEXT_Y.search(svg)
+    if matrix is None or first_clip is None or first_text is None:
+        raise SystemExit("screenshots: Textual's SVG changed shape; update monospace()")
+    size, pitch = float(matrix.group(2)), float(matrix.group(3))
+    font = pitch / (ASCENT + DESCENT)
+    advance, ascent = _metrics(font)
+    spacing = CELL * size - advance
+    drop = float(first_clip.group(1)) + ascent - float(first_text.group(2))
+    style = f"{matrix.group(1)} '{FONT}'; font-size: {font:.3f}px; line-height: {pitch}px;"
+    svg = svg[: matrix.start()] + style + svg[matrix.end() :]
+    # An attribute: cairosvg does not take letter-spacing from a class.
+    return _TEXT_Y.sub(
+        lambda m: f'{m.group(1)}{float(m.group(2)) + drop:.3f}" letter-spacing="{spacing:.3f}"',
+        svg,
+    )
+
+
+def to_png(svg: Path) -> Path:
+    """Write svg's PNG next to it, drawn in the monospace font."""
+    png = svg.with_suffix(".png")
+    cairosvg.svg2png(bytestring=monospace(svg.read_text()).encode(), write_to=str(png))
+    return png
+
 
 async def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
     """Poll until the condition holds; fail loudly after `timeout` seconds."""
@@ -43,8 +121,7 @@ def save(app: PgClusterApp, out: Path, name: str) -> None:
     """Write `name`.svg and `name`.png."""
     svg = out / f"{name}.svg"
     app.save_screenshot(filename=svg.name, path=str(out))
-    cairosvg.svg2png(url=str(svg), write_to=str(out / f"{name}.png"))
-    print(f"wrote {svg} and {svg.with_suffix('.png')}")
+    print(f"wrote {svg} and {to_png(svg)}")
 
 
 async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> None:
@@ -92,7 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "screenshots")
     parser.add_argument("--size", default="140x36", help="terminal WIDTHxHEIGHT")
+    parser.add_argument("--png", nargs="+", type=Path, help="only convert these SVGs to PNG")
     args = parser.parse_args(argv)
+    check_font()
+    if args.png:
+        for svg in args.png:
+            print(f"wrote {to_png(svg)}")
+        return 0
     width, height = (int(part) for part in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
     with EmbeddedServer() as server:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pgcluster_tui.core.events import Event, NameClaimedByOther, QueueUsageMeasured
-from pgcluster_tui.core.text import visible
+from pgcluster_tui.tui.text import cells
 
 QUEUE_LOUD = 0.05
 """Queue usage above which we shout: a stuck listener is filling it."""
@@ -48,7 +48,7 @@ class Alerts:
                 out.append(
                     Alert(
                         "Our name is taken",
-                        f"Backend pid {event.pid} sends our own node name {visible(event.node)}: "
+                        f"Backend pid {event.pid} sends our own node name {cells(event.node)}: "
                         "two processes now claim it, and every node will connect to either.",
                         "error",
                     )

@@ -11,17 +11,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
+from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from pgcluster_tui.core.events import (
-    Event,
-    Fact,
-    NodeState,
-    iso,
-)
+from pgcluster_tui.core.events import Event, Fact, NodeState, iso
+from pgcluster_tui.core.format import plural
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership
 from pgcluster_tui.core.monitor import Monitor, Update
@@ -32,15 +29,20 @@ from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.alerts import Alerts
 from pgcluster_tui.tui.frames import Frames
-from pgcluster_tui.tui.keys import BINDINGS, COMMANDS_HELP, dashboard_bindings, key_help
+from pgcluster_tui.tui.history import History
+from pgcluster_tui.tui.keys import BINDINGS, key_help, palette_commands
 from pgcluster_tui.tui.messages import ChannelClosed
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
+from pgcluster_tui.tui.screens.details import DetailsScreen, node_details
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.widgets.event_log import EventLog
 from pgcluster_tui.tui.widgets.filter_bar import FilterBar
 from pgcluster_tui.tui.widgets.node_cells import SORT_LABELS
 from pgcluster_tui.tui.widgets.node_table import NodeTable
-from pgcluster_tui.tui.widgets.status_line import STATUS_ONLY, Status, StatusLine
+from pgcluster_tui.tui.widgets.status_line import STATUS_ONLY, Status, StatusLine, not_connected
+
+GATED = ("announce", "forget", "forget_stale", "clear_filter")
+"""The actions check_action enables by the state (announce_as and details follow two of them)."""
 
 QUIT_GRACE = 1.2
 """Seconds the worker and the demo get to stop on quit (the whole quit stays under 2 s)."""
@@ -54,6 +56,7 @@ class PgClusterApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (Textual's own type)
 
     def __init__(
         self,
@@ -80,9 +83,12 @@ class PgClusterApp(App[int]):
         self.frames = Frames(self, self._redraw_facts, self._redraw_status)
         self._abilities: tuple[object, ...] = ()
         self._stopped = False
-        self._exported = 0
         self._channel_error: str | None = None
         self.alerts = Alerts()
+        self.history = History(settings.max_nodes)
+        """Each node's recent events, for its details."""
+        self._counts = self.model.counts()
+        """The counts per state as the table shows them (held while paused)."""
 
     @property
     def model(self) -> Membership:
@@ -133,6 +139,7 @@ class PgClusterApp(App[int]):
         events = update.events
         self._speak_up(events)
         self.events_log.add(events)
+        self.history.add(events)
         if update.ticked:
             self._redraw()
         elif any(not isinstance(event, STATUS_ONLY) for event in events):
@@ -163,14 +170,17 @@ class PgClusterApp(App[int]):
 
     def _torn_down(self) -> bool:
         # On exit Textual removes the widgets while timers and messages still arrive.
-        return not (self.table.is_attached and self.events_log.is_attached)
+        widgets = (self.table, self.events_log, self.status_line)
+        return not all(widget.is_attached for widget in widgets)
 
     def _redraw_facts(self) -> None:
-        self._redraw(ages=False)
+        if not self._torn_down():  # a frame's timer can fire while the app exits
+            self._redraw(ages=False)
 
     def _redraw_status(self) -> None:
-        self.events_log.flush()
-        self._show_status(self.clock())
+        if not self._torn_down():
+            self.events_log.flush()
+            self._show_status(self.clock())
 
     def _redraw(self, now: float | None = None, *, force: bool = False, ages: bool = True) -> None:
         started = time.monotonic()
@@ -179,36 +189,22 @@ class PgClusterApp(App[int]):
         table = self.table
         if force or not self.paused:
             table.sync(self.model, now, ages=ages)
+            self._counts = self.model.counts()
         self._show_status(now)
         self._refresh_abilities()
         self.frames.drawn(started)
 
     def _show_status(self, now: float) -> None:
-        table = self.table
-        self.status_line.show(
-            Status(
-                link=self.link,
-                channel=self.settings.channel,
-                node=self.settings.node,
-                now=now,
-                counts=self.model.counts(),
-                paused=self.paused,
-                filter_text=self.filter_bar.value,
-                sort_label=SORT_LABELS[table.sort_by],
-                reverse=table.reverse,
-                embedded=self.embedded,
-                failure=self._channel_error,
-            )
-        )
+        table, settings = self.table, self.settings
+        status = Status(self.link, settings.channel, settings.node, now, self._counts)
+        status.paused, status.filter_text = self.paused, self.filter_bar.value
+        status.sort_label, status.reverse = SORT_LABELS[table.sort_by], table.reverse
+        status.embedded, status.failure = self.embedded, self._channel_error
+        self.status_line.show(status)
 
     def _refresh_abilities(self) -> None:
-        abilities = (
-            self.link.phase,
-            self.table.selected_name is not None,
-            self.model.counts()[NodeState.STALE] > 0,
-            bool(self.table.filter_words) or self.filter_bar.shown,
-            self.paused,
-        )
+        # Each call rebuilds the footer: only when what check_action says has changed.
+        abilities = tuple(self.check_action(action, ()) for action in GATED)
         if abilities != self._abilities:
             self._abilities = abilities
             self.refresh_bindings()
@@ -219,19 +215,13 @@ class PgClusterApp(App[int]):
 
     @on(NodeTable.HeaderClicked)
     def _header_clicked(self, event: NodeTable.HeaderClicked) -> None:
-        table = self.table
-        if event.column not in SORT_LABELS:
-            return
-        if table.sort_by == event.column:
-            table.reverse = not table.reverse
-        else:
-            table.sort_by, table.reverse = event.column, False
-        self._redraw_now()
+        if self.table.sort_on(event.column):
+            self._redraw_now()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("announce", "announce_as"):
             return True if self.link.phase == "connected" else None
-        if action == "forget":
+        if action in ("forget", "details"):
             return True if self.table.selected_name is not None else None
         if action == "forget_stale":
             return True if self.model.counts()[NodeState.STALE] else None
@@ -267,15 +257,26 @@ class PgClusterApp(App[int]):
         """Forget the selected node until it beats again."""
         name = self.table.selected_name
         if name is not None:
-            self.events_log.add(self.monitor.forget(name))
+            self._record(self.monitor.forget(name))
             self._redraw_now()
 
     def action_forget_stale(self) -> None:
         """Forget every stale node."""
         forgotten = self.monitor.forget_stale()
-        self.events_log.add(forgotten)
-        self.notify(f"Forgot {len(forgotten)} stale node(s)", markup=False)
+        self._record(forgotten)
+        self.notify(f"Forgot {plural(len(forgotten), 'stale node')}", markup=False)
         self._redraw_now()
+
+    def _record(self, events: Sequence[Event]) -> None:
+        self.events_log.add(events)
+        self.history.add(events)
+
+    def action_details(self) -> None:
+        """Show the selected node in full."""
+        name = self.table.selected_name
+        if name is not None:
+            read = partial(node_details, self.model, self.history, self.clock, name)
+            self.push_screen(DetailsScreen(read))
 
     def action_toggle_heartbeat(self) -> None:
         """Switch between observing and heartbeating."""
@@ -329,12 +330,12 @@ class PgClusterApp(App[int]):
     def action_export(self) -> None:
         """Write the table as shown to JSON and CSV in the export directory."""
         try:
-            paths = self.export(self.settings.export_dir)
+            count, paths = self.export(self.settings.export_dir)
         except OSError as exc:
             self.notify(str(exc), title="Export failed", severity="error", markup=False)
             return
         shown = ", ".join(str(p) for p in paths)
-        self.notify(f"Exported {self._exported} nodes to {shown}", markup=False)
+        self.notify(f"Exported {plural(count, 'node')} to {shown}", markup=False)
 
     def action_help(self) -> None:
         """Show the keys and the states."""
@@ -352,17 +353,13 @@ class PgClusterApp(App[int]):
 
     # Export
 
-    def export_rows(self) -> list[dict[str, Any]]:
-        """The table as shown (filter and order), one dict per node, as `nodes --json` has it."""
-        return export_rows(self.model, self.table.order, self.table.now)
-
-    def export(self, directory: Path) -> tuple[Path, Path]:
-        """Write the shown table as `pgcluster-nodes-<time>.json` and `.csv`; return both."""
-        rows = self.export_rows()
-        self._exported = len(rows)
-        now = self.clock()
-        header = {"exported_at": iso(now), "channel": self.settings.channel}
-        return write_export(rows, directory, now, {**header, "node": self.settings.node})
+    def export(self, directory: Path) -> tuple[int, tuple[Path, Path]]:
+        """Write the table as shown (filter and order) as `pgcluster-nodes-<time>.json` and
+        `.csv`, one row per node as `nodes --json` has it; return the count and both paths."""
+        rows = export_rows(self.model, self.table.order, self.table.now)
+        now, settings = self.clock(), self.settings
+        header = {"exported_at": iso(now), "channel": settings.channel, "node": settings.node}
+        return len(rows), write_export(rows, directory, now, header)
 
     # Keys, help and the command palette
 
@@ -372,14 +369,14 @@ class PgClusterApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in dashboard_bindings():
-            if binding.action == "quit" or self.check_action(binding.action, ()) is not True:
-                continue
-            yield SystemCommand(
-                binding.description,
-                COMMANDS_HELP.get(binding.action, binding.description),
-                partial(self.run_action, binding.action),
-            )
+        yield from palette_commands(self)
+
+    async def run_action(self, action: str | ActionParseResult, *args: Any, **kwargs: Any) -> bool:
+        done = await super().run_action(action, *args, **kwargs)
+        if not done and action in ("announce", "announce_as"):
+            # Greyed in the footer, but a key press must still say why nothing happens.
+            self.notify(not_connected(self.link), title="Not announced", severity="warning")
+        return done
 
     # Shutdown
 

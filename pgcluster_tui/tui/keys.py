@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from typing import Any
 
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 
 BINDINGS: tuple[Binding, ...] = (
+    Binding("question_mark", "help", "Help", id="help"),
+    Binding("q", "quit", "Quit", id="quit"),
     Binding("a", "announce", "Announce", id="announce", tooltip="Send our node name now"),
     Binding("A", "announce_as", "Announce as…", id="announce_as"),
+    Binding("enter", "details", "Details", id="details"),
     Binding("f,delete", "forget", "Forget", id="forget"),
     Binding("F", "forget_stale", "Forget stale", show=False, id="forget_stale"),
     Binding("h", "toggle_heartbeat", "Heartbeat", id="heartbeat"),
@@ -20,15 +26,15 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("p", "pause", "Pause", id="pause"),
     Binding("c", "clear_log", "Clear log", show=False, id="clear_log"),
     Binding("e", "export", "Export", id="export"),
-    Binding("question_mark", "help", "Help", id="help"),
-    Binding("q", "quit", "Quit", id="quit"),
     Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_now"),
 )
-"""Every key of the dashboard, in the order the footer and the help show them."""
+"""Every key of the dashboard, in the order the footer shows them: help and quit first, so that
+a narrow terminal never cuts them off."""
 
 COMMANDS_HELP: dict[str, str] = {
     "announce": "Send our node name on the channel once, now",
     "announce_as": "Send any valid node name once (every node will try to connect to it)",
+    "details": "Show the selected node in full: every sender, what was learned, its history",
     "forget": "Remove the selected node until it beats again",
     "forget_stale": "Remove every stale node",
     "toggle_heartbeat": "Switch between observing and heartbeating as a peer",
@@ -44,9 +50,11 @@ COMMANDS_HELP: dict[str, str] = {
 """What each action does, for the help screen and the command palette."""
 
 
-def dashboard_bindings() -> Iterable[Binding]:
-    """The bindings a user sees and may remap (not the hidden ctrl+c twin of quit)."""
-    return (binding for binding in BINDINGS if binding.id != "quit_now")
+def dashboard_bindings() -> list[Binding]:
+    """The bindings a user sees and may remap (not the hidden ctrl+c twin of quit), help and
+    quit last as the help screen and the README list them."""
+    shown = [binding for binding in BINDINGS if binding.id != "quit_now"]
+    return sorted(shown, key=lambda binding: binding.id in ("help", "quit"))
 
 
 def binding_ids() -> set[str]:
@@ -66,3 +74,15 @@ def key_help(remaps: Mapping[str, str], display: Callable[[Binding], str]) -> li
             shown += ", ctrl+c"
         out.append((shown, COMMANDS_HELP.get(binding.action, binding.description)))
     return out
+
+
+def palette_commands(app: App[Any]) -> Iterator[SystemCommand]:
+    """The command palette's entry for every dashboard action the app can do now (not quit)."""
+    for binding in dashboard_bindings():
+        if binding.action == "quit" or app.check_action(binding.action, ()) is not True:
+            continue
+        yield SystemCommand(
+            binding.description,
+            COMMANDS_HELP.get(binding.action, binding.description),
+            partial(app.run_action, binding.action),
+        )

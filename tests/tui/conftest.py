@@ -133,3 +133,9 @@ Condition = Callable[[], object]
 def status(app: PgClusterApp) -> str:
     """The status line as shown."""
     return str(app.status_line.render())
+
+
+def shown(app: PgClusterApp) -> list[str]:
+    """The whole terminal as the user sees it (every screen layer composed), line by line."""
+    # Textual has no public reader of the composed screen; its compositor renders it.
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -90,3 +90,14 @@ def test_announce_dialog(snap_compare: SnapCompare) -> None:
 
 def test_disconnected_state(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_replaying(cluster, outage))
+
+
+def test_node_details(snap_compare: SnapCompare) -> None:
+    run_before = _replaying(cluster, next_beat, press="enter")
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(
+        make_app(), terminal_size=(80, 24), run_before=_replaying(cluster, next_beat)
+    )

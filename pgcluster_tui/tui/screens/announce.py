@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from pgcluster_tui.core.protocol import ProtocolError, validate_node_name
-from pgcluster_tui.core.text import visible
+from pgcluster_tui.tui.text import cells
 
 
 def problem(candidate: str) -> str | None:
@@ -39,7 +39,7 @@ class AnnounceScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         warning = Text()
         warning.append("Every libcluster node on channel ")
-        warning.append(visible(self.channel), style="bold")
+        warning.append(cells(self.channel), style="bold")
         warning.append(
             " will try to connect to this name. A name nobody answers to makes every "
             "node log a failed connection attempt."
@@ -83,4 +83,4 @@ class AnnounceScreen(ModalScreen[str | None]):
     def _show(self, reason: str | None) -> None:
         widget = self.query_one("#announce-problem", Static)
         widget.set_class(reason is not None, "-invalid")
-        widget.update(Text(visible(reason)) if reason else Text("✓ a valid node name"))
+        widget.update(Text(cells(reason)) if reason else Text("✓ a valid node name"))

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from pgcluster_tui.core.events import NodeState
 from pgcluster_tui.core.format import GLYPHS
 from pgcluster_tui.core.membership import Thresholds
-from pgcluster_tui.core.text import visible
+from pgcluster_tui.tui.text import cells
 
 
 def state_meanings(t: Thresholds) -> list[tuple[NodeState, str]]:
@@ -74,7 +74,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(intro, id="help-intro")
             if self.join is not None:
                 join = Text("This is a private embedded server. Join it with: ")
-                join.append(visible(self.join), style="bold")
+                join.append(cells(self.join), style="bold")
                 yield Static(join, id="help-join")
 
     def action_close(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widgets import RichLog
 
 from pgcluster_tui.core.events import (
@@ -38,8 +39,8 @@ from pgcluster_tui.core.events import (
     SendFailed,
     StallDetected,
 )
-from pgcluster_tui.core.format import clock_time, format_age
-from pgcluster_tui.core.text import visible
+from pgcluster_tui.core.format import clock_time, format_age, plural
+from pgcluster_tui.tui.text import cells
 
 BURST_LINES = 200
 """At most this many lines are written for one batch of events."""
@@ -53,40 +54,41 @@ def describe(event: Event) -> tuple[str, str] | None:
     match event:
         case NodeJoined(node=node, pid=pid, is_self=is_self):
             us = " (us)" if is_self else ""
-            return "joined", f"joined     {visible(node)}{us} from pid {pid}"
+            return "joined", f"joined     {cells(node)}{us} from pid {pid}"
         case NodeStateChanged(node=node, state=NodeState.ALIVE, age=age):
-            return "recovered", f"alive      {visible(node)} after {format_age(age)}"
+            return "recovered", f"alive      {cells(node)} after {format_age(age)}"
         case NodeStateChanged(node=node, state=state, age=age):
-            return state.value, f"{state.value:<10} {visible(node)} silent for {format_age(age)}"
+            return state.value, f"{state.value:<10} {cells(node)} silent for {format_age(age)}"
         case NodeRecovered(node=node, pid=pid, silent_for=silent):
-            return "recovered", f"recovered  {visible(node)} pid {pid} after {format_age(silent)}"
+            return "recovered", f"recovered  {cells(node)} pid {pid} after {format_age(silent)}"
         case NodeReincarnated(node=node, pid=pid, previous_pid=previous):
-            return "incarnation", f"restarted  {visible(node)}: new backend pid {previous} → {pid}"
+            return "incarnation", f"restarted  {cells(node)}: new backend pid {previous} → {pid}"
         case DuplicateNameDetected(node=node, pids=pids):
             senders = ", ".join(str(p) for p in pids)
-            return "duplicate", f"duplicate  {visible(node)} is sent by pids {senders}"
+            return "duplicate", f"duplicate  {cells(node)} is sent by pids {senders}"
         case DuplicateNameCleared(node=node, pid=pid):
-            return "recovered", f"unique     {visible(node)} only pid {pid} is left"
+            return "recovered", f"unique     {cells(node)} only pid {pid} is left"
         case NodeForgotten(node=node):
-            return "forgotten", f"forgotten  {visible(node)}"
+            return "forgotten", f"forgotten  {cells(node)}"
         case NodeEvicted(node=node, state=state):
-            return "forgotten", f"evicted    {visible(node)} ({state.value}) over the node cap"
+            return "forgotten", f"evicted    {cells(node)} ({state.value}) over the node cap"
         case JunkReceived(payload=payload, reason=reason, length=length, pid=pid):
-            shown = visible(payload[:JUNK_SHOWN_CHARS])
+            shown = cells(payload[:JUNK_SHOWN_CHARS])
             more = "…" if length > JUNK_SHOWN_CHARS else ""
-            return "junk", f"junk       pid {pid} sent {length} chars ({reason}): {shown}{more}"
+            sent = plural(length, "char")
+            return "junk", f"junk       pid {pid} sent {sent} ({reason}): {shown}{more}"
         case JunkSuppressed(count=count):
-            return "junk", f"junk       {count} more junk payloads not shown"
+            return "junk", f"junk       {plural(count, 'more junk payload')} not shown"
         case Connecting(target=target, attempt=attempt):
-            return "connection", f"connecting to {visible(target)} (attempt {attempt})"
+            return "connection", f"connecting to {cells(target)} (attempt {attempt})"
         case Connected(target=target, server_version=version):
-            return "connection", f"connected  {visible(target)}, PostgreSQL {visible(version)}"
+            return "connection", f"connected  {cells(target)}, PostgreSQL {cells(version)}"
         case Disconnected(reason=reason):
-            return "problem", f"disconnected: {visible(reason)}"
+            return "problem", f"disconnected: {cells(reason)}"
         case HeartbeatSent(node=node, manual=True):
-            return "connection", f"announced  {visible(node)}"
+            return "connection", f"announced  {cells(node)}"
         case SendFailed(node=node, reason=reason):
-            return "problem", f"send failed for {visible(node)}: {visible(reason)}"
+            return "problem", f"send failed for {cells(node)}: {cells(reason)}"
         case ListenerSilent(silent_for=silent):
             return "problem", (
                 f"listener silent for {format_age(silent)}: our probes do not come back "
@@ -94,20 +96,21 @@ def describe(event: Event) -> tuple[str, str] | None:
             )
         case NotificationsDropped(count=count):
             return "problem", (
-                f"dropped {count} notifications: they arrived faster than the view could take them"
+                f"dropped {plural(count, 'notification')}: they arrived faster than the view "
+                "could take them"
             )
         case ListenerHealthy(rtt_ms=rtt):
             return "recovered", f"listener receives again (probe {rtt:.1f} ms)"
         case SenderChurning(node=node, sessions=sessions):
             return "incarnation", (
-                f"churning   {visible(node)} opens a new session for every beat "
-                f"({sessions} sessions so far; not a restart)"
+                f"churning   {cells(node)} opens a new session for every beat "
+                f"({plural(sessions, 'session')} so far; not a restart)"
             )
         case NameClaimedByOther(node=node, pid=pid):
-            return "duplicate", f"OUR NAME   {visible(node)} is also sent by pid {pid}"
+            return "duplicate", f"OUR NAME   {cells(node)} is also sent by pid {pid}"
         case NamingMismatch(node=node, ours=ours):
             return "problem", (
-                f"naming     {visible(node)} and our {visible(ours)} differ in short/long names: "
+                f"naming     {cells(node)} and our {cells(ours)} differ in short/long names: "
                 "such nodes never connect to each other"
             )
         case StallDetected(stalled_for=gap):
@@ -117,7 +120,8 @@ def describe(event: Event) -> tuple[str, str] | None:
             )
         case NodesNotTracked(count=count, total=total):
             return "problem", (
-                f"node cap   {count} new names not tracked ({total} in all): raise max_nodes"
+                f"node cap   {plural(count, 'new name')} not tracked ({total} in all): "
+                "raise max_nodes"
             )
         case HeartbeatToggled():
             return None
@@ -149,6 +153,11 @@ class EventLog(RichLog):
         self.paused = False
         self._held: deque[Text] = deque(maxlen=size)
         self._pending: deque[Text] = deque(maxlen=size)
+        self._written: deque[Text] = deque(maxlen=size)
+        """Every line shown, unwrapped: wrapped again when the width changes."""
+        self._wrapped_at = 0
+        self.following = True
+        """Whether the newest line is kept in view (until the user scrolls up)."""
 
     def line(self, event: Event) -> Text | None:
         """Render one event as a log line, or None if the log does not show it."""
@@ -167,7 +176,7 @@ class EventLog(RichLog):
         text = Text()
         text.append(clock_time(at), style=self._style("time"))
         text.append(" ")
-        text.append(visible(message), style=self._style("note"))
+        text.append(cells(message), style=self._style("note"))
         self._write([text])
 
     def add(self, events: Sequence[Event]) -> None:
@@ -187,7 +196,7 @@ class EventLog(RichLog):
             summary.append(clock_time(events[index].at), style=self._style("time"))
             summary.append(" ")
             summary.append(
-                f"… {index} earlier events in this burst (watch --json lists all)",
+                f"… {plural(index, 'earlier event')} in this burst (watch --json lists all)",
                 style=self._style("note"),
             )
             lines.insert(0, summary)
@@ -205,6 +214,7 @@ class EventLog(RichLog):
         """Remove every line, held and pending ones too."""
         self._held.clear()
         self._pending.clear()
+        self._written.clear()
         super().clear()
         return self
 
@@ -217,13 +227,35 @@ class EventLog(RichLog):
             return
         lines = list(self._pending)
         self._pending.clear()
-        follow = self.is_vertical_scroll_end
+        self._written.extend(lines)
+        self._write_wrapped(lines)
+
+    def _write_wrapped(self, lines: Iterable[Text]) -> None:
+        following = self.following
         # Wrap at our own width: left alone, RichLog measures against the console's width.
-        width = self.scrollable_content_region.width or None
+        width = self._wrapped_at = self.scrollable_content_region.width
         for text in lines:
-            self.write(text, width=width, scroll_end=False)
-        if follow:
+            self.write(text, width=width or None, scroll_end=False)
+        self.following = following
+        if following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Lines wrapped for another width would be cut (narrower) or short (wider): wrap them
+        # again, and keep following the newest line if we were. (RichLog's own handler runs
+        # next, as Textual calls every class's.)
+        width = self.scrollable_content_region.width
+        if self._written and self._wrapped_at and width != self._wrapped_at:
+            top = self.scroll_y
+            RichLog.clear(self)
+            self._write_wrapped(self._written)
+            if not self.following:
+                self.scroll_to(y=top, animate=False, immediate=True)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        # Only scrolling moves this: lines written below a reader who scrolled up do not.
+        self.following = new >= self.max_scroll_y
 
     def _style(self, kind: str) -> Style:
         return self.get_component_rich_style(f"event-log--{kind}", partial=True)

@@ -10,8 +10,8 @@ from rich.text import Text
 from pgcluster_tui.core.events import NodeState, SenderAttributed
 from pgcluster_tui.core.format import GLYPHS, clock_time, format_age
 from pgcluster_tui.core.membership import NodeView
-from pgcluster_tui.core.text import visible
-from pgcluster_tui.tui.text import plain
+from pgcluster_tui.tui.text import cells, plain
+from pgcluster_tui.tui.widgets.columns import COLUMN_KEYS
 
 BAR_CELLS = 7
 
@@ -26,33 +26,25 @@ SORT_LABELS = {
 }
 """How the status line names each sort order; `s` cycles through them in this order."""
 
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("state", "State", 9),
-    ("name", "Node", 20),
-    ("age", "Heartbeat age", 14),
-    ("beats", "Beats", 5),
-    ("interval", "Interval", 10),
-    ("phi", "φ", 4),
-    ("senders", "Sender pid addr app", 20),
-    ("first", "Joined", 8),
-    ("since", "Since", 8),
-)
-"""Column key, header and content width; each cell has one space of padding on either side."""
-
-COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
-TABLE_WIDTH = sum(width + 2 for _, _, width in COLUMNS)
 STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi"))
 """Columns that change only when something happens (not merely as time passes)."""
 
 
-def column_at(x: int) -> str | None:
-    """The column under table offset x, if any."""
-    right = 0
-    for key, _, width in COLUMNS:
-        right += width + 2
-        if x < right:
-            return key
-    return None
+STATE_RANK = {
+    NodeState.STALE: 0,
+    NodeState.SUSPECT: 1,
+    NodeState.LATE: 2,
+    NodeState.NEW: 3,
+    NodeState.ALIVE: 4,
+}
+"""Worst first: a new node was heard once and is not known to be alive yet, so it comes before
+the alive ones (the model ranks new and alive alike)."""
+
+
+def by_state(order: list[str], state: Callable[[str], NodeState], *, reverse: bool) -> None:
+    """Sort names in place by STATE_RANK, keeping the given (name) order within a state."""
+    rank = STATE_RANK
+    order.sort(key=lambda name: rank[state(name)], reverse=reverse)
 
 
 SenderLookup = Callable[[int], SenderAttributed | None]
@@ -137,7 +129,7 @@ class Cells:
                 text.append("DUP ", style=self._style("duplicate"))
             text.append(", ".join(map(str, v.pids)))
             if details:
-                text.append(" " + visible("; ".join(details)), style=dim)
+                text.append(" " + cells("; ".join(details)), style=dim)
             return text
         if column == "first":
             return Text(clock_time(v.first_seen), style=dim)

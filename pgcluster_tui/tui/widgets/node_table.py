@@ -15,27 +15,28 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from pgcluster_tui.core.events import NodeState
 from pgcluster_tui.core.membership import BEAT_ORDERS, SORT_ORDERS, Membership, NodeView
-from pgcluster_tui.tui.widgets.node_cells import (
+from pgcluster_tui.tui.widgets.columns import (
+    COLUMN_KEYS,
     COLUMNS,
+    NAME,
+    SENDERS,
+    NameWidths,
+    cut_middle,
+    fit,
+    header_label,
+    layout,
+    line,
+)
+from pgcluster_tui.tui.widgets.node_cells import (
     SORT_LABELS,
     STEADY,
-    TABLE_WIDTH,
     Cells,
     SenderLookup,
-    column_at,
+    by_state,
     sender_details,
 )
-
-_PAD = Segment(" ")
-
-
-def _line(segments: list[Segment], style: Style, width: int) -> Strip:
-    """One Strip of `width` cells: the table's segments on `style`, padded to the right."""
-    line = list(Segment.simplify(Segment.apply_style(segments, style)))
-    if width > TABLE_WIDTH:
-        line.append(Segment(" " * (width - TABLE_WIDTH), style))
-    return Strip(line, width)
 
 
 @dataclass(slots=True)
@@ -45,6 +46,8 @@ class _Row:
     view: NodeView
     keys: list[object]
     cells: list[list[Segment]]
+    senders_width: int = 0
+    """The cells the Sender column needs for this row."""
     strips: dict[tuple[bool, int], Strip] = field(default_factory=dict)
 
 
@@ -52,26 +55,17 @@ class NodeTable(ScrollView, can_focus=True):
     """Nodes on the channel, worst first; sorted and filtered by the model, drawn where visible."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding("up,k", "move('up')", "Up", show=False),
+        Binding("down,j", "move('down')", "Down", show=False),
+        Binding("pageup", "move('page_up')", "Page up", show=False),
+        Binding("pagedown", "move('page_down')", "Page down", show=False),
+        Binding("home", "move('first')", "First", show=False),
+        Binding("end", "move('last')", "Last", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "node-table--header",
-        "node-table--cursor",
-        "node-table--new",
-        "node-table--alive",
-        "node-table--late",
-        "node-table--suspect",
-        "node-table--stale",
-        "node-table--self",
-        "node-table--duplicate",
-        "node-table--bar-empty",
-        "node-table--dim",
+        f"node-table--{name}"
+        for name in (*("header", "cursor", "self", "duplicate", "bar-empty", "dim"), *NodeState)
     }
 
     class Highlighted(Message):
@@ -108,7 +102,11 @@ class NodeTable(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._cells = Cells(self._style)
         self._header: dict[tuple[int, str, bool], Strip] = {}
-        self.virtual_size = Size(TABLE_WIDTH, 1)
+        self.columns = layout(0, 0, 0)
+        """The width of every column, fitted to the widget and to what the rows show."""
+        self._names = NameWidths()
+        self._name_need = 0
+        self.virtual_size = Size(self.columns.total, 1)
 
     # Settings
 
@@ -121,6 +119,16 @@ class NodeTable(ScrollView, can_focus=True):
         self.sort_by = SORT_ORDERS[(SORT_ORDERS.index(self.sort_by) + 1) % len(SORT_ORDERS)]
         self.reverse = False
         return SORT_LABELS[self.sort_by]
+
+    def sort_on(self, column: str) -> bool:
+        """Sort by a column, or reverse if it is the sort column; False if it does not sort."""
+        if column not in SORT_LABELS:
+            return False
+        if self.sort_by == column:
+            self.reverse = not self.reverse
+        else:
+            self.sort_by, self.reverse = column, False
+        return True
 
     # Update
 
@@ -139,16 +147,21 @@ class NodeTable(ScrollView, can_focus=True):
                 self.refresh()  # the header's sort arrow
             self._ordered_for = key
             order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
+            if self.sort_by == "state":
+                by_state(order, model.state, reverse=self.reverse)
             if order != self.order:
                 self._set_order(order)
         self._refresh_visible(ages)
+        self._fit_columns()
 
     def _set_order(self, order: list[str]) -> None:
         selected = self.selected_name
         was_visible = self._on_screen(self.cursor_row)
         self.order = order
         self._index = None
-        self.virtual_size = Size(TABLE_WIDTH, len(order) + 1)
+        own = self.model.self_name if self.model is not None else None
+        self._name_need = self._names.widest(order, own)
+        self.virtual_size = Size(self.columns.total, len(order) + 1)
         row = self.index_of(selected) if selected is not None else None
         if row is None:
             row = min(self.cursor_row, max(0, len(order) - 1))
@@ -184,6 +197,24 @@ class NodeTable(ScrollView, can_focus=True):
             # One region for the span: cheaper for the compositor than a region per line.
             self.refresh_lines(top + changed[0] + 1, changed[-1] - changed[0] + 1)
 
+    def _fit_columns(self) -> None:
+        """Size Node and Sender to the rows; redraw every row if a width changed."""
+        senders = max((row.senders_width for row in self._rows.values()), default=0)
+        fitted = layout(self.scrollable_content_region.width, self._name_need, senders)
+        if fitted == self.columns:
+            return
+        self.columns = fitted
+        self.virtual_size = Size(fitted.total, len(self.order) + 1)
+        if self.model is not None:
+            for row in self._rows.values():
+                row.keys = [None] * len(COLUMNS)
+                self._update(row, row.view, self.model.sender, ages=True)
+        self._header.clear()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
     def _build(self, view: NodeView, senders: SenderLookup) -> _Row:
         row = _Row(view, [None] * len(COLUMNS), [[] for _ in COLUMNS])
         self._update(row, view, senders, ages=True)
@@ -198,9 +229,15 @@ class NodeTable(ScrollView, can_focus=True):
         if not ages and all(keys[i] == row.keys[i] for i in STEADY):
             return False
         row.view = view
-        for index, (column, _, width) in enumerate(COLUMNS):
+        console = self.app.console
+        for index, (column, width) in enumerate(zip(COLUMN_KEYS, self.columns.widths, strict=True)):
             if keys[index] != row.keys[index]:
-                row.cells[index] = self._segments(self._cells.cell(column, view, details), width)
+                text = self._cells.cell(column, view, details)
+                if index == SENDERS:
+                    row.senders_width = text.cell_len
+                elif index == NAME:
+                    text = cut_middle(text, width)
+                row.cells[index] = fit(text, width, console)
         row.keys = keys
         row.strips.clear()
         return True
@@ -246,7 +283,8 @@ class NodeTable(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(name))
 
     def _page(self) -> int:
-        return max(1, self.size.height - 1)
+        # The rows under the header, above the horizontal scroll bar when there is one.
+        return max(1, self.scrollable_content_region.height - 1)
 
     def _on_screen(self, row: int) -> bool:
         top = round(self.scroll_offset.y)
@@ -259,29 +297,11 @@ class NodeTable(ScrollView, can_focus=True):
         elif self.cursor_row >= top + page:
             self.scroll_to(y=self.cursor_row - page + 1, animate=False, force=True)
 
-    def action_cursor_up(self) -> None:
-        """Move up one row."""
-        self.move_cursor(self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        """Move down one row."""
-        self.move_cursor(self.cursor_row + 1)
-
-    def action_page_up(self) -> None:
-        """Move up one screen."""
-        self.move_cursor(self.cursor_row - self._page())
-
-    def action_page_down(self) -> None:
-        """Move down one screen."""
-        self.move_cursor(self.cursor_row + self._page())
-
-    def action_first(self) -> None:
-        """Move to the first row."""
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        """Move to the last row."""
-        self.move_cursor(len(self.order) - 1)
+    def action_move(self, where: str) -> None:
+        """Move the cursor a row or a screen up or down, or to the first or the last row."""
+        row, page = self.cursor_row, self._page()
+        moves = {"up": row - 1, "down": row + 1, "page_up": row - page, "page_down": row + page}
+        self.move_cursor({**moves, "first": 0, "last": len(self.order) - 1}[where])
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -289,7 +309,7 @@ class NodeTable(ScrollView, can_focus=True):
             return
         scroll_x, scroll_y = self.scroll_offset
         if offset.y == 0:
-            column = column_at(offset.x + scroll_x)
+            column = self.columns.column_at(offset.x + scroll_x)
             if column is not None:
                 self.post_message(self.HeaderClicked(column))
         elif scroll_y + offset.y - 1 < len(self.order):
@@ -300,35 +320,29 @@ class NodeTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         shown = self.size.width
-        width = max(shown, TABLE_WIDTH)
+        width = max(shown, self.columns.total)
         if y == 0:
             strip = self._header_strip(width)
         else:
             index = scroll_y + y - 1
             if index >= len(self.order):
-                return Strip.blank(shown, self._base())
+                return Strip.blank(shown, self._style(""))
             strip = self._row_strip(index, width)
         if scroll_x == 0 and width == shown:
             return strip
-        return strip.crop_extend(scroll_x, scroll_x + shown, self._base())
-
-    def _base(self) -> Style:
-        # The widget's own colours, which DOMNode.rich_style computes anew on every call.
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
+        return strip.crop_extend(scroll_x, scroll_x + shown, self._style(""))
 
     def _row_strip(self, index: int, width: int) -> Strip:
         name = self.order[index]
         row = self._row(name)
         if row is None:
-            return Strip.blank(width, self._base())
+            return Strip.blank(width, self._style(""))
         cursor = index == self.cursor_row
         strip = row.strips.get((cursor, width))
         if strip is None:
-            base = self._base() + self._style("cursor") if cursor else self._base()
-            strip = _line([segment for cell in row.cells for segment in cell], base, width)
+            base = self._style("") + self._style("cursor") if cursor else self._style("")
+            segments = [segment for cell in row.cells for segment in cell]
+            strip = line(segments, base, width, self.columns.total)
             row.strips.clear()
             row.strips[(cursor, width)] = strip
         return strip
@@ -346,13 +360,13 @@ class NodeTable(ScrollView, can_focus=True):
         key = (width, self.sort_by, self.reverse)
         strip = self._header.get(key)
         if strip is None:
-            style = self._base() + self._style("header")
+            style = self._style("") + self._style("header")
             segments: list[Segment] = []
-            for column, label, column_width in COLUMNS:
-                if column == self.sort_by:
-                    label += " ↑" if self.reverse else " ↓"
-                segments += self._segments(Text(label), column_width)
-            strip = _line(segments, style, width)
+            console = self.app.console
+            for (column, label, _), column_width in zip(COLUMNS, self.columns.widths, strict=True):
+                arrow = ("↑" if self.reverse else "↓") if column == self.sort_by else ""
+                segments += fit(header_label(label, column_width, arrow), column_width, console)
+            strip = line(segments, style, width, self.columns.total)
             self._header = {key: strip}
         return strip
 
@@ -368,21 +382,12 @@ class NodeTable(ScrollView, can_focus=True):
     # Cells
 
     def _style(self, name: str) -> Style:
+        # A component's colours, or the widget's own (""): both are computed anew on every call.
         style = self._styles.get(name)
         if style is None:
-            style = self.get_component_rich_style(f"node-table--{name}", partial=True)
+            component = f"node-table--{name}"
+            style = (
+                self.get_component_rich_style(component, partial=True) if name else self.rich_style
+            )
             self._styles[name] = style
         return style
-
-    def _segments(self, text: Text, width: int) -> list[Segment]:
-        text.truncate(width, overflow="ellipsis")
-        gap = width - text.cell_len
-        if text.justify == "right":
-            text.pad_left(gap)
-        else:
-            text.pad_right(gap)
-        if not text.spans:
-            # Text.render drops the base style of a text without spans.
-            style = text.style if isinstance(text.style, Style) else Style.parse(text.style)
-            return [_PAD, Segment(text.plain, style), _PAD]
-        return [_PAD, *text.render(self.app.console), _PAD]

@@ -20,10 +20,10 @@ from pgcluster_tui.core.events import (
     RetryScheduled,
     SenderAttributed,
 )
-from pgcluster_tui.core.format import GLYPHS
+from pgcluster_tui.core.format import GLYPHS, clock_time, plural
 from pgcluster_tui.core.link import LinkState
-from pgcluster_tui.core.text import visible
 from pgcluster_tui.tui.alerts import QUEUE_LOUD
+from pgcluster_tui.tui.text import cells
 
 STATUS_ONLY = (
     ProbeMeasured,
@@ -58,6 +58,20 @@ def countdown(at: float, now: float) -> str:
     return f"{max(0, math.ceil(at - now - 1e-9))}s"
 
 
+def not_connected(link: LinkState) -> str:
+    """Why we cannot send now, in one line."""
+    if link.phase == "connecting":
+        return "Still connecting to the database: try again in a moment."
+    if link.phase == "stopped":
+        return "The channel worker has stopped: nothing can be sent any more."
+    why = (
+        f"Not connected to the database ({cells(link.reason)})" if link.reason else "Not connected"
+    )
+    if link.retry_at is not None:
+        return f"{why}; the next attempt is at {clock_time(link.retry_at)}."
+    return f"{why}."
+
+
 class StatusLine(Static):
     """Two lines at the top: where we are connected and how the channel is doing."""
 
@@ -90,12 +104,12 @@ class StatusLine(Static):
         ok, warn, bad, dim = (self._style(n) for n in ("ok", "warn", "bad", "dim"))
         link = s.link
         text = Text(no_wrap=True, overflow="ellipsis")
-        where = "embedded server" if s.embedded else visible(link.target) or "the database"
+        where = "embedded server" if s.embedded else cells(link.target) or "the database"
         if link.phase == "connected":
             text.append("● connected ", style=ok)
             text.append(where)
             if link.server_version:
-                text.append(f" · PG {visible(link.server_version)}", style=dim)
+                text.append(f" · PG {cells(link.server_version)}", style=dim)
         elif link.phase == "connecting":
             text.append("◌ connecting ", style=warn)
             text.append(where)
@@ -103,7 +117,7 @@ class StatusLine(Static):
                 text.append(f" (attempt {link.attempt})", style=dim)
         elif s.failure is not None:
             text.append("✕ stopped: ", style=bad)
-            text.append(visible(s.failure), style=bad)
+            text.append(cells(s.failure), style=bad)
         elif link.phase == "stopped":
             text.append("○ stopped", style=dim)
         else:
@@ -113,13 +127,13 @@ class StatusLine(Static):
                 text.append(f" (attempt {link.attempt})", style=dim)
             if link.reason:
                 text.append(" · ", style=dim)
-                text.append(visible(link.reason), style=bad)
+                text.append(cells(link.reason), style=bad)
             text.append(" · ", style=dim)
             text.append(where)
         text.append(" · channel ", style=dim)
-        text.append(visible(s.channel))
+        text.append(cells(s.channel))
         text.append(" · node ", style=dim)
-        text.append(visible(s.node))
+        text.append(cells(s.node))
         if link.heartbeat:
             text.append(" heartbeating", style=ok)
             if link.next_beat_at is not None and link.phase == "connected":
@@ -127,8 +141,11 @@ class StatusLine(Static):
         else:
             text.append(" observing", style=dim)
         text.append("\n")
-        total = sum(s.counts.values())
-        text.append(f"{total} node{'' if total == 1 else 's'}")
+        if s.paused:
+            # First, so no width cuts it off: the counts and the table are held.
+            text.append(" PAUSED ", style=self._style("badge"))
+            text.append(" ")
+        text.append(plural(sum(s.counts.values()), "node"))
         for state in NodeState:
             if s.counts[state]:
                 text.append(" ")
@@ -151,10 +168,7 @@ class StatusLine(Static):
             text.append(f" · sort {s.sort_label} {arrow}", style=dim)
         if s.filter_text:
             text.append(" · filter ", style=dim)
-            text.append(visible(s.filter_text), style=warn)
-        if s.paused:
-            text.append(" ")
-            text.append(" PAUSED ", style=self._style("badge"))
+            text.append(cells(s.filter_text), style=warn)
         return text
 
     def _style(self, name: str) -> Style:
