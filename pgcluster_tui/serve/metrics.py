@@ -92,6 +92,18 @@ async def read(
     )
 
 
+STATE_VALUE = {
+    NodeState.NEW: 0,
+    NodeState.ALIVE: 0,
+    NodeState.LATE: 1,
+    NodeState.SUSPECT: 2,
+    NodeState.STALE: 3,
+}
+"""pgcluster_node_state: one series per node, ordered by freshness, so alerts compare
+(`>= 3` is stale) and no series comes and goes as a node changes state. The alert rules
+depend on these values."""
+
+
 class SnapshotCollector:
     """A prometheus_client collector over the snapshot the current scrape took."""
 
@@ -119,7 +131,7 @@ class SnapshotCollector:
             self._names, self._labels = names, [{"node": name} for name in names]
             self._columns.clear()
         columns: tuple[tuple[str, list[float]], ...] = (
-            ("pgcluster_node_state", [v.state.severity for v in views]),
+            ("pgcluster_node_state", [STATE_VALUE[v.state] for v in views]),
             ("pgcluster_node_heartbeat_age_seconds", [round(v.age, 3) for v in views]),
             ("pgcluster_node_interval_seconds", [round(v.interval, 3) for v in views]),
             ("pgcluster_node_beats", [v.beats for v in views]),

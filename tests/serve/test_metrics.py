@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pgcluster_tui.core.events import (
     Connected,
+    NodeState,
     ListenerSilent,
     Notification,
     NotificationsDropped,
@@ -17,7 +18,7 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.core.membership import Membership, Thresholds
 from pgcluster_tui.core.monitor import Monitor, ReplaySource
-from pgcluster_tui.serve.metrics import Exposition, read
+from pgcluster_tui.serve.metrics import STATE_VALUE, Exposition, read
 from tests.serve.support import node_values, series
 
 FAMILIES = {
@@ -120,6 +121,10 @@ async def test_node_states_and_listener_silence_as_alerts_need_them() -> None:
     assert parsed[("pgcluster_nodes", (("state", "stale"),))] == 1
     assert parsed[("pgcluster_up", ())] == 1
     assert parsed[("pgcluster_listener_healthy", ())] == 0
+
+
+def test_every_state_has_a_value_in_freshness_order() -> None:
+    assert [STATE_VALUE[state] for state in NodeState] == [0, 0, 1, 2, 3]
 
 
 async def test_label_values_are_escaped_by_the_library_and_read_back_exactly() -> None:
