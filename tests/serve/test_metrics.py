@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pgcluster_tui.core.events import (
     Connected,
-    NodeState,
     ListenerSilent,
+    NodeState,
     Notification,
     NotificationsDropped,
     ProbeMeasured,
