@@ -3,7 +3,8 @@
     python scripts/screenshots.py [--out screenshots] [--size 140x36]
     python scripts/screenshots.py --png FILE.svg...   (only convert SVGs, e.g. test snapshots)
 
-Shots: the demo cluster with a node in every state, the help screen, the disconnected state.
+Shots: the demo cluster with a node in every state, a duplicate's details, the help screen,
+the disconnected state.
 The PNGs are drawn with DejaVu Sans Mono: Textual's SVG asks for Fira Code, and the fallback
 cairosvg picks for it is proportional (columns drift, borders gap).
 """
@@ -29,11 +30,14 @@ from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.tui.screens.details import DetailsScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.wiring import new_monitor
 
 CHANNEL = "realtime_cluster"
 NEWCOMER = "newcomer@10.0.0.99"
+TWIN = "twin@10.0.0.40"
+"""The demo's duplicate name, whose details show two senders."""
 WORST = {NodeState.LATE, NodeState.SUSPECT, NodeState.STALE}
 
 FONT = "DejaVu Sans Mono"
@@ -149,6 +153,15 @@ async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> Non
         app.table.move_cursor(0)
         await pilot.pause()
         save(app, out, "dashboard")
+
+        if not app.table.select(TWIN):
+            raise SystemExit(f"screenshots: {TWIN} is not in the table")
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, DetailsScreen), 5, "the details")
+        await pilot.pause()
+        save(app, out, "details")
+        await pilot.press("escape")
+        app.table.move_cursor(0)
 
         await pilot.press("question_mark")
         await wait_for(lambda: isinstance(app.screen, HelpScreen), 5, "the help screen")

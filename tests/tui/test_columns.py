@@ -9,6 +9,7 @@ from pgcluster_tui.tui.widgets.columns import (
     FIXED_WIDTH,
     NAME_WIDTHS,
     SENDER_WIDTHS,
+    NameWidths,
     cut_middle,
     header_label,
     layout,
@@ -105,3 +106,11 @@ async def test_the_worst_state_comes_first_and_new_comes_before_alive() -> None:
             rows(app), key=lambda n: (order.index(app.model.state(n).value), n), reverse=True
         )
         assert "State ↑" in "\n".join(shown(app))
+
+
+def test_names_are_measured_as_shown() -> None:
+    names = NameWidths()
+    assert names.widest(["a\x1bb@h"], None) == len("a\\x1bb@h")
+    assert names.widest(["a\\b@h", "ok@h"], None) == len("a\\\\b@h")
+    assert names.widest(["漢字@h"], None) == 6
+    assert names.widest(["us@h"], "us@h") == 6, "our own name with its star"

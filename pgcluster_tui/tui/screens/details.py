@@ -64,7 +64,7 @@ def flags(v: NodeView) -> list[str]:
     if v.churning:
         out.append("churning: its sender opens a new session for every beat")
     if v.sessions:
-        out.append(f"{plural(v.sessions, 'backend session')} replaced a closed one")
+        out.append(f"restarted {plural(v.sessions, 'time')} (a new backend after a closed one)")
     return out
 
 

@@ -137,7 +137,8 @@ class NameWidths:
         for name in names:
             width = measured.get(name)
             if width is None:
-                width = measured[name] = len(name) if name.isascii() else cell_len(cells(name))
+                plain = name.isascii() and name.isprintable() and "\\" not in name
+                width = measured[name] = len(name) if plain else cell_len(cells(name))
             widest = max(widest, width)
         if own is not None and own in measured:
             widest = max(widest, measured[own] + 2)  # "★ "

@@ -45,6 +45,10 @@ from pgcluster_tui.tui.text import cells
 BURST_LINES = 200
 """At most this many lines are written for one batch of events."""
 
+REWRAP_LINES = 5000
+"""Logs up to this size are wrapped again on resize (about 70 ms a thousand lines); a bigger
+one keeps its lines as wrapped, cut at the right edge when the terminal narrows."""
+
 JUNK_SHOWN_CHARS = 120
 """How much of a junk payload one log line shows."""
 
@@ -153,7 +157,7 @@ class EventLog(RichLog):
         self.paused = False
         self._held: deque[Text] = deque(maxlen=size)
         self._pending: deque[Text] = deque(maxlen=size)
-        self._written: deque[Text] = deque(maxlen=size)
+        self._written: deque[Text] = deque(maxlen=size if size <= REWRAP_LINES else 0)
         """Every line shown, unwrapped: wrapped again when the width changes."""
         self._wrapped_at = 0
         self.following = True
@@ -245,7 +249,9 @@ class EventLog(RichLog):
         # again, and keep following the newest line if we were. (RichLog's own handler runs
         # next, as Textual calls every class's.)
         width = self.scrollable_content_region.width
-        if self._written and self._wrapped_at and width != self._wrapped_at:
+        if not self._wrapped_at:
+            self._wrapped_at = width  # lines written before now are wrapped at this width
+        elif self._written and width != self._wrapped_at:
             top = self.scroll_y
             RichLog.clear(self)
             self._write_wrapped(self._written)
