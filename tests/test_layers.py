@@ -48,6 +48,7 @@ FORBIDDEN = {
     },
     "headless": {"pgcluster_tui.tui", "textual", "rich"},
     "diagnose": {"pgcluster_tui.tui", "textual", "rich"},
+    "serve": {"pgcluster_tui.tui", "pgcluster_tui.diagnose", "textual", "rich"},
     "export": {"pgcluster_tui.tui", "pgcluster_tui.headless", "textual", "rich", "psycopg"},
     "tui": {"pgcluster_tui.headless", "pgcluster_tui.cli"},
 }
