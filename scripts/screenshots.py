@@ -48,12 +48,13 @@ CELL = 0.61
 """Textual's SVG puts cells 0.61 font sizes apart."""
 
 _MATRIX = re.compile(
-    r"(\.terminal-matrix \{.*?font-family:)[^;]*;\s*font-size:\s*([\d.]+)px;"
+    r"(\.terminal(?:-\d+)?-matrix \{.*?font-family:)[^;]*;\s*font-size:\s*([\d.]+)px;"
     r"\s*line-height:\s*([\d.]+)px;",
     re.S,
 )
-_TEXT_Y = re.compile(r'(<text class="terminal-r\d+" x="[\d.]+" y=")([\d.]+)"')
-_FIRST_CLIP_TOP = re.compile(r'<clipPath id="terminal-line-0">\s*<rect x="0" y="([\d.]+)"')
+_TEXT_Y = re.compile(r'(<text class="terminal(?:-\d+)?-r\d+" x="[\d.]+" y=")([\d.]+)"')
+_FIRST_CLIP_TOP = re.compile(r'<clipPath id="terminal(?:-\d+)?-line-0">\s*<rect x="0" y="([\d.]+)"')
+"""Textual's SVG names its classes and clips terminal-…, or terminal-<hash>-… in screenshots."""
 
 
 def check_font() -> None:
