@@ -201,7 +201,7 @@ async def doctor(
             raise CommandError(f"cannot connect: {heard.error or 'no answer'}")
         names = sorted(heard.model.names())
         if not names:
-            reason = f"no node heard on channel {settings.channel_shown} in {seconds:g} s"
+            reason = f"no node heard on channel {visible(settings.channel_shown)} in {seconds:g} s"
             _write_doctor(
                 out, [], as_json=as_json, cookie_checked=cookie is not None, reason=reason
             )

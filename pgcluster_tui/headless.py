@@ -235,7 +235,8 @@ async def nodes(
     elif views:
         out.write(node_table(views, result.model) + "\n")
     else:
-        out.write(f"no node heard on channel {settings.channel_shown} in {seconds:g} s\n")
+        shown = visible(settings.channel_shown)
+        out.write(f"no node heard on channel {shown} in {seconds:g} s\n")
     out.flush()
     return EXIT_OK
 
@@ -302,7 +303,8 @@ async def check(
         }
         out.write(json.dumps(document, ensure_ascii=True) + "\n")
     else:
-        out.write(check_line(ok, len(counted), expect, settings.channel_shown, verdicts) + "\n")
+        shown = visible(settings.channel_shown)
+        out.write(check_line(ok, len(counted), expect, shown, verdicts) + "\n")
     out.flush()
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -333,7 +335,7 @@ async def announce(settings: Settings, conninfo: str, out: TextIO, name: str | N
         await send_once(worker_config(settings, conninfo), payload)
     except WorkerError as exc:
         raise CommandError(f"cannot announce: {exc}") from None
-    out.write(f"announced {visible(payload)} on channel {settings.channel_shown}\n")
+    out.write(f"announced {visible(payload)} on channel {visible(settings.channel_shown)}\n")
     return EXIT_OK
 
 

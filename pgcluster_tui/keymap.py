@@ -20,6 +20,7 @@ KEY_DEFAULTS: dict[str, str] = {
     "help": "question_mark",
     "quit": "q",
     "quit_now": "ctrl+c",
+    "details": "enter",
 }
 """Every binding id of the dashboard and its keys (tests keep this and tui/keys.py alike)."""
 

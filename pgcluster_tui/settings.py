@@ -29,7 +29,6 @@ from pgcluster_tui.core.protocol import (
     validate_channel,
     validate_node_name,
 )
-from pgcluster_tui.core.text import visible
 
 LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 """libpq variables whose presence means "a database is configured"."""
@@ -183,9 +182,9 @@ class Settings(BaseSettings):
 
     @property
     def channel_shown(self) -> str:
-        """The channel as output may show it: masked when it comes from the cookie."""
+        """The channel as output may show it (still untrusted text): masked if from the cookie."""
         if not self._channel_derived or self.reveal_channel:
-            return visible(self.channel)
+            return self.channel
         digest = hashlib.sha256(self.channel.encode()).hexdigest()[:8]
         return f"(from the cookie, {len(self.channel)} chars, sha256 {digest}…)"
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cairocffi  # type: ignore[import-untyped]  # cairosvg's own cairo binding
+import cairocffi  # cairosvg's own cairo binding
 import cairosvg
 import psycopg
 

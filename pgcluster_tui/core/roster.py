@@ -206,7 +206,7 @@ class Roster:
 
     def _sort_key(self, by: str) -> Callable[[Node], tuple[object, ...]]:
         if by == "state":
-            return lambda n: (-n.state.severity, n.name)
+            return lambda n: (_LIST_RANK[n.state], n.name)
         if by == "name":
             return lambda n: (n.name,)
         if by == "age":
@@ -220,6 +220,17 @@ class Roster:
         if by == "since":
             return lambda n: (n.state_since, n.name)
         raise ValueError(f"unknown sort order {by!r}; one of {', '.join(SORT_ORDERS)}")
+
+
+_LIST_RANK = {
+    NodeState.STALE: 0,
+    NodeState.SUSPECT: 1,
+    NodeState.LATE: 2,
+    NodeState.NEW: 3,
+    NodeState.ALIVE: 4,
+}
+"""Worst first: a new node was heard once and is not known to be alive yet, so it lists before
+the alive ones (for transitions the two weigh the same: see NodeState.severity)."""
 
 
 def _matches(node: Node, words: Sequence[str]) -> bool:

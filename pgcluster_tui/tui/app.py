@@ -196,7 +196,7 @@ class PgClusterApp(App[int]):
 
     def _show_status(self, now: float) -> None:
         table, settings = self.table, self.settings
-        status = Status(self.link, settings.channel, settings.node, now, self._counts)
+        status = Status(self.link, settings.channel_shown, settings.node, now, self._counts)
         status.paused, status.filter_text = self.paused, self.filter_bar.value
         status.sort_label, status.reverse = SORT_LABELS[table.sort_by], table.reverse
         status.embedded, status.failure = self.embedded, self._channel_error
@@ -242,7 +242,7 @@ class PgClusterApp(App[int]):
             if name:
                 self._announce(name)
 
-        self.push_screen(AnnounceScreen(self.settings.channel, self.settings.node), chosen)
+        self.push_screen(AnnounceScreen(self.settings.channel_shown, self.settings.node), chosen)
 
     @work(group="announce", exit_on_error=False)
     async def _announce(self, name: str | None) -> None:
@@ -358,7 +358,7 @@ class PgClusterApp(App[int]):
         `.csv`, one row per node as `nodes --json` has it; return the count and both paths."""
         rows = export_rows(self.model, self.table.order, self.table.now)
         now, settings = self.clock(), self.settings
-        header = {"exported_at": iso(now), "channel": settings.channel, "node": settings.node}
+        header = {"exported_at": iso(now), "channel": settings.channel_shown, "node": settings.node}
         return len(rows), write_export(rows, directory, now, header)
 
     # Keys, help and the command palette

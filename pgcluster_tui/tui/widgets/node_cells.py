@@ -30,23 +30,6 @@ STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi
 """Columns that change only when something happens (not merely as time passes)."""
 
 
-STATE_RANK = {
-    NodeState.STALE: 0,
-    NodeState.SUSPECT: 1,
-    NodeState.LATE: 2,
-    NodeState.NEW: 3,
-    NodeState.ALIVE: 4,
-}
-"""Worst first: a new node was heard once and is not known to be alive yet, so it comes before
-the alive ones (the model ranks new and alive alike)."""
-
-
-def by_state(order: list[str], state: Callable[[str], NodeState], *, reverse: bool) -> None:
-    """Sort names in place by STATE_RANK, keeping the given (name) order within a state."""
-    rank = STATE_RANK
-    order.sort(key=lambda name: rank[state(name)], reverse=reverse)
-
-
 SenderLookup = Callable[[int], SenderAttributed | None]
 
 
@@ -69,13 +52,7 @@ class Cells:
 
     @staticmethod
     def zone(v: NodeView) -> NodeState:
-        if v.age > v.stale_after:
-            return NodeState.STALE
-        if v.age > v.suspect_after:
-            return NodeState.SUSPECT
-        if v.age > v.late_after:
-            return NodeState.LATE
-        return NodeState.ALIVE
+        return v.zone
 
     @staticmethod
     def filled(v: NodeView) -> int:

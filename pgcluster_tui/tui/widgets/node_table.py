@@ -34,7 +34,6 @@ from pgcluster_tui.tui.widgets.node_cells import (
     STEADY,
     Cells,
     SenderLookup,
-    by_state,
     sender_details,
 )
 
@@ -147,8 +146,6 @@ class NodeTable(ScrollView, can_focus=True):
                 self.refresh()  # the header's sort arrow
             self._ordered_for = key
             order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
-            if self.sort_by == "state":
-                by_state(order, model.state, reverse=self.reverse)
             if order != self.order:
                 self._set_order(order)
         self._refresh_visible(ages)
