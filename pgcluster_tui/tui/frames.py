@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 
 from textual.message_pump import MessagePump
@@ -28,6 +30,7 @@ class Frames:
         self._pending = False
         self._drawn_at = 0.0
         self._draw_seconds = 0.0
+        self._recent: deque[float] = deque(maxlen=5)
         self.count = 0
         """How many frames were drawn (coalescing keeps this low under floods)."""
 
@@ -52,7 +55,10 @@ class Frames:
         """Record a full redraw that began at monotonic `started` (any caller's)."""
         self._dirty = self._status_dirty = False
         self._drawn_at = time.monotonic()
-        self._draw_seconds = self._drawn_at - started
+        # The median of the last draws: one slow frame (a burst of log lines) must not hold
+        # the next ones back for five times its length.
+        self._recent.append(self._drawn_at - started)
+        self._draw_seconds = statistics.median(self._recent)
         self.count += 1
 
     @property

@@ -43,7 +43,7 @@ from pgcluster_tui.core.format import clock_time, format_age, plural
 from pgcluster_tui.tui.text import cells
 
 BURST_LINES = 200
-"""At most this many lines are written for one batch of events."""
+"""At most this many lines are written for one batch of events, and in one frame."""
 
 REWRAP_LINES = 5000
 """Logs up to this size are wrapped again on resize (about 70 ms a thousand lines); a bigger
@@ -231,6 +231,17 @@ class EventLog(RichLog):
             return
         lines = list(self._pending)
         self._pending.clear()
+        if len(lines) > BURST_LINES:
+            # Several bursts between two frames: writing them all would stall this frame.
+            skipped = len(lines) - BURST_LINES
+            summary = Text()
+            summary.append(lines[0].plain[:8], style=self._style("time"))
+            summary.append(" ")
+            summary.append(
+                f"… {plural(skipped, 'earlier line')} of this burst (watch --json lists all)",
+                style=self._style("note"),
+            )
+            lines = [summary, *lines[skipped:]]
         self._written.extend(lines)
         self._write_wrapped(lines)
 
