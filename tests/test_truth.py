@@ -21,7 +21,9 @@ from pgcluster_tui.core.events import (
     Event,
     NameClaimedByOther,
     NodeEvicted,
+    NodeJoined,
     NodeReincarnated,
+    NodesNotTracked,
     NodeState,
     NodeStateChanged,
     SenderChurning,
@@ -197,6 +199,39 @@ async def test_a_flood_of_one_shot_names_never_evicts_a_live_node(dsn: str, chan
     assert NAME in w.monitor.model
     assert all(e.node != NAME for e in w.of(NodeEvicted))
     assert len(w.monitor.model) <= 100
+
+
+async def test_more_real_nodes_than_max_nodes_are_counted_never_churned(
+    dsn: str, channel: str
+) -> None:
+    names = [f"n{i:02d}@10.0.1.{i}" for i in range(21)]
+    async with watching(dsn, channel, max_nodes=20, interval=0.5) as w:
+        senders = [await session(dsn) for _ in names]
+        try:
+
+            async def cycle() -> None:
+                for conn, name in zip(senders, names, strict=True):
+                    await beat(conn, channel, name)
+                await asyncio.sleep(0.25)  # the nodes' own pace: two beats an interval
+
+            for _ in range(4):
+                await cycle()
+            await wait_until(lambda: w.monitor.model.untracked >= 1, what="the extra node counted")
+            joined = len(w.of(NodeJoined))
+            for _ in range(12):  # three seconds of steady beating at the cap
+                await cycle()
+            model = w.monitor.model
+            await wait_until(
+                lambda: all(model.view(n, time.time()).beats >= 12 for n in model.names())
+            )
+        finally:
+            for conn in senders:
+                await conn.close()
+    assert len(model) == 20
+    assert model.untracked == 1
+    assert w.of(NodeEvicted) == []
+    assert len(w.of(NodeJoined)) == joined == 20, "no node left and came back"
+    assert len(w.of(NodesNotTracked)) == 1
 
 
 async def test_after_our_own_outage_each_node_has_its_own_grace_and_no_state_is_skipped(
