@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import queue
 import re
 import secrets
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -542,58 +547,82 @@ def test_an_unknown_key_binding_id_is_refused_before_anything_starts() -> None:
     assert "announce" in result.stderr
 
 
-@pytest.mark.parametrize("signals", [["TERM"], ["HUP"], ["HUP", "TERM"]])
-def test_dashboard_quits_cleanly_on_sigterm_and_sighup(signals: list[str]) -> None:
-    import fcntl
-    import pty
-    import select
-    import struct
-    import termios
+class Terminal:
+    """The dashboard in a pseudo-terminal of 120x36, its screen output collected."""
 
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the dashboard on the embedded default, in a 120x36 terminal
-        os.execvpe(
-            sys.executable,
-            [sys.executable, "-m", "pgcluster_tui"],
-            dict(os.environ, TERM="xterm-256color"),
-        )
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    output = bytearray()
+    def __init__(self, *args: str) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child
+            os.execvpe(
+                sys.executable,
+                [sys.executable, "-m", "pgcluster_tui", *args],
+                dict(os.environ, TERM="xterm-256color"),
+            )
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+        self.pid, self.fd = pid, fd
+        self.output = bytearray()
+        self.status: list[int] = []
 
-    def read_some() -> bool:
-        """Drain what the terminal shows; True once a frame has been drawn."""
-        ready, _, _ = select.select([fd], [], [], 0.05)
+    def read_some(self) -> bytes:
+        """Drain what the terminal shows so far; return all of it."""
+        ready, _, _ = select.select([self.fd], [], [], 0.05)
         if ready:
             with suppress(OSError):
-                output.extend(os.read(fd, 65536))
-        return b"Nodes" in output
+                self.output.extend(os.read(self.fd, 65536))
+        return bytes(self.output)
 
+    def shows(self, text: bytes, timeout: float = 30) -> None:
+        """Wait until the screen output holds `text`."""
+        wait_until_sync(lambda: text in self.read_some(), timeout=timeout, what=repr(text))
+
+    def exited(self) -> bool:
+        """Whether the dashboard has exited (its status is kept)."""
+        self.read_some()
+        done, code = os.waitpid(self.pid, os.WNOHANG)
+        if done:
+            self.status.append(code)
+        return bool(done)
+
+    def close(self) -> None:
+        """Kill the dashboard if it still runs."""
+        if not self.status:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def test_the_demo_on_a_real_database_stays_off_the_channel(dsn: str, channel: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+        terminal = Terminal("--dsn", dsn, "--channel", channel, "--demo", "3")
+        try:
+            terminal.shows(b"simulated peers use channel pgcluster_tui_demo_")
+            terminal.shows(b"app1@10.0.0.11")  # the demo runs, on its own channel
+            os.kill(terminal.pid, signal.SIGTERM)
+            wait_until_sync(terminal.exited, timeout=10, what="the dashboard to exit")
+        finally:
+            terminal.close()
+        heard = [n.payload for n in listener.notifies(timeout=0.5)]
+    assert heard == [], "a simulated peer reached the channel real nodes use"
+
+
+@pytest.mark.parametrize("signals", [["TERM"], ["HUP"], ["HUP", "TERM"]])
+def test_dashboard_quits_cleanly_on_sigterm_and_sighup(signals: list[str]) -> None:
+    terminal = Terminal()
     try:
-        wait_until_sync(read_some, timeout=30, what="a frame")
-        match = re.search(rb"host=(\S+)", bytes(output))
+        terminal.shows(b"Nodes")
+        match = re.search(rb"host=(\S+)", terminal.read_some())
         assert match
         data_dir = Path(match.group(1).decode())
         for name in signals:
-            os.kill(pid, getattr(signal, f"SIG{name}"))
-        status: list[int] = []
-
-        def exited() -> bool:
-            read_some()
-            done, code = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status.append(code)
-            return bool(done)
-
-        wait_until_sync(exited, timeout=10, what="the dashboard to exit")
+            os.kill(terminal.pid, getattr(signal, f"SIG{name}"))
+        wait_until_sync(terminal.exited, timeout=10, what="the dashboard to exit")
     finally:
-        if not status:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(fd)
+        terminal.close()
     # Two signals sent back to back may be handled in either order.
     codes = {128 + getattr(signal, f"SIG{name}") for name in signals}
-    assert os.waitstatus_to_exitcode(status[0]) in codes
-    assert b"Traceback" not in output
+    assert os.waitstatus_to_exitcode(terminal.status[0]) in codes
+    assert b"Traceback" not in terminal.output
     if len(signals) == 1:
         wait_until_sync(lambda: not data_dir.exists(), timeout=10, what="embedded server removed")
     else:  # a second signal leaves at once: the server dies with us, its directory is pruned later
