@@ -21,6 +21,9 @@ KEY_DEFAULTS: dict[str, str] = {
     "quit": "q",
     "quit_now": "ctrl+c",
     "details": "enter",
+    "doctor": "D",
+    "doctor_all": "ctrl+d",
+    "census": "C",
 }
 """Every binding id of the dashboard and its keys (tests keep this and tui/keys.py alike)."""
 

@@ -16,6 +16,9 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("a", "announce", "Announce", id="announce", tooltip="Send our node name now"),
     Binding("A", "announce_as", "Announce as…", id="announce_as"),
     Binding("enter", "details", "Details", id="details"),
+    Binding("D", "doctor", "Doctor", id="doctor", tooltip="Can a peer connect to this node?"),
+    Binding("ctrl+d", "doctor_all", "Doctor all", show=False, id="doctor_all"),
+    Binding("C", "census", "Census", id="census"),
     Binding("f,delete", "forget", "Forget", id="forget"),
     Binding("F", "forget_stale", "Forget stale", show=False, id="forget_stale"),
     Binding("h", "toggle_heartbeat", "Heartbeat", id="heartbeat"),
@@ -35,6 +38,8 @@ COMMANDS_HELP: dict[str, str] = {
     "announce": "Send our node name on the channel once, now",
     "announce_as": "Send any valid node name once (every node will try to connect to it)",
     "details": "Show the selected node in full: every sender, what was learned, its history",
+    "doctor": "Can a peer connect to the selected node? (resolve, EPMD, TCP, cookie)",
+    "doctor_all": "Run the doctor on every node the table shows (the filter narrows it)",
     "forget": "Remove the selected node until it beats again",
     "forget_stale": "Remove every stale node",
     "toggle_heartbeat": "Switch between observing and heartbeating as a peer",
@@ -45,9 +50,13 @@ COMMANDS_HELP: dict[str, str] = {
     "pause": "Freeze the view (data keeps flowing in) or resume it",
     "clear_log": "Remove every line from the event log",
     "export": "Write the table as shown (filter and order) to JSON and CSV",
+    "census": "Who listens and sends where, server-wide; choose a channel to watch",
     "help": "Show the keys and what each state means",
 }
 """What each action does, for the help screen and the command palette."""
+
+
+Display = Callable[[Binding], str]
 
 
 def dashboard_bindings() -> list[Binding]:
@@ -62,14 +71,25 @@ def binding_ids() -> set[str]:
     return {binding.id for binding in BINDINGS if binding.id}
 
 
-def key_help(remaps: Mapping[str, str], display: Callable[[Binding], str]) -> list[tuple[str, str]]:
+def shown_keys(binding: Binding, remaps: Mapping[str, str], display: Display) -> str:
+    """The keys of a binding as bound now, as the footer shows them."""
+    keys = remaps.get(binding.id or "", binding.key)
+    return ", ".join(
+        display(dataclasses.replace(binding, key=key.strip())) for key in keys.split(",")
+    )
+
+
+def keys_of(binding_id: str, remaps: Mapping[str, str], display: Display) -> str:
+    """The keys a dashboard binding has now, as shown."""
+    binding = next(b for b in BINDINGS if b.id == binding_id)
+    return shown_keys(binding, remaps, display)
+
+
+def key_help(remaps: Mapping[str, str], display: Display) -> list[tuple[str, str]]:
     """(keys as bound now, description) for every dashboard key."""
     out: list[tuple[str, str]] = []
     for binding in dashboard_bindings():
-        keys = remaps.get(binding.id or "", binding.key)
-        shown = ", ".join(
-            display(dataclasses.replace(binding, key=key.strip())) for key in keys.split(",")
-        )
+        shown = shown_keys(binding, remaps, display)
         if binding.id == "quit":
             shown += ", ctrl+c"
         out.append((shown, COMMANDS_HELP.get(binding.action, binding.description)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.settings import Settings
@@ -21,7 +22,12 @@ def run_dashboard(
     """Run the dashboard until the user quits; return the exit code."""
     peers = DemoCluster(conninfo, settings.channel, demo) if demo > 0 else None
     app = PgClusterApp(
-        settings, new_monitor(settings, conninfo), demo=peers, embedded_dsn=embedded_dsn
+        settings,
+        new_monitor(settings, conninfo),
+        demo=peers,
+        embedded_dsn=embedded_dsn,
+        conninfo=conninfo,
+        monitor_for=partial(new_monitor, conninfo=conninfo),
     )
     if on_start is not None:
         on_start(app)

@@ -44,7 +44,13 @@ def dashboard(
 ) -> PgClusterApp:
     """The dashboard on a live monitor of the channel, with `demo` simulated peers."""
     peers = DemoCluster(dsn, settings.channel, demo, interval=demo_interval) if demo else None
-    return PgClusterApp(settings, new_monitor(settings, dsn, clock=clock), demo=peers)
+    return PgClusterApp(
+        settings,
+        new_monitor(settings, dsn, clock=clock),
+        demo=peers,
+        conninfo=dsn,
+        monitor_for=lambda chosen: new_monitor(chosen, dsn, clock=clock),
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pgcluster_tui.core.census import Session
 from pgcluster_tui.core.events import (
     Connected,
     Connecting,
@@ -21,6 +22,8 @@ from pgcluster_tui.core.events import (
     SenderAttributed,
 )
 from pgcluster_tui.core.monitor import Monitor, ReplaySource
+from pgcluster_tui.erlang.steps import Report, Step, StepName
+from pgcluster_tui.pg.census import Activity
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
 from pgcluster_tui.wiring import new_model
@@ -100,4 +103,82 @@ def outage() -> list[Fact]:
         Connecting(NOW, TARGET, 2),
         Disconnected(NOW, reason),
         RetryScheduled(NOW, 3.2, 3),
+    ]
+
+
+def census_activity() -> Activity:
+    """pg_stat_activity as a census reads it: our listener, a healthy cluster, a case mismatch,
+    the same channel in another database, a bound parameter, markup and a hidden session."""
+
+    def session(pid: int, db: str, address: str, app: str, query: str | None) -> Session:
+        return Session(pid, db, "postgres", app, address, "idle", query)
+
+    sessions = [
+        session(4000, "postgres", "local", "pgcluster-tui listener", f'LISTEN "{CHANNEL}"'),
+        session(9015, "postgres", "10.0.1.17", "realtime", f'LISTEN "{CHANNEL}"'),
+        session(
+            9016, "postgres", "10.0.1.17", "realtime", f"NOTIFY \"{CHANNEL}\", 'web1@10.0.1.17'"
+        ),
+        session(9017, "postgres", "10.0.1.18", "realtime", f'LISTEN "{CHANNEL}"'),
+        session(
+            9018, "postgres", "10.0.1.18", "realtime", f"NOTIFY \"{CHANNEL}\", 'web2@10.0.1.18'"
+        ),
+        session(9019, "app_staging", "10.0.1.30", "", f'LISTEN "{CHANNEL}"'),
+        session(9020, "postgres", "10.0.2.5", "myapp", 'LISTEN "MyApp"'),
+        session(9021, "postgres", "10.0.2.5", "myapp", "NOTIFY MyApp, 'myapp@10.0.2.5'"),
+        session(9022, "postgres", "10.0.3.9", "worker", "SELECT pg_notify($1, $2)"),
+        session(9023, "postgres", "10.6.6.6", "[link=http://x]evil", 'LISTEN "[bold]evil"'),
+        Session(9024, "app_staging", "realtime", "", "10.0.1.31", "idle", None),
+    ]
+    return Activity("postgres", 'GRANT pg_read_all_stats TO "postgres";', sessions)
+
+
+def _reachable(alive: str, host: str) -> tuple[Step, ...]:
+    """The first three steps of a node that a peer can reach."""
+    return (
+        Step(StepName.RESOLVE, True, f"{host} → IPv4 {host}"),
+        Step(
+            StepName.EPMD,
+            True,
+            f"EPMD at {host}:4369 knows {alive}: distribution port 41201 (normal node, protocol "
+            "versions 5-6)",
+        ),
+        Step(StepName.CONNECT, True, f"{host}:41201 accepts TCP connections"),
+    )
+
+
+def doctor_reports() -> list[tuple[Report, float]]:
+    """A node that passes, one whose EPMD does not run, one whose cookie is another."""
+    accepted = (
+        "cookie accepted: connected as hidden node pgcluster_doctor_783f1f83@10.0.1.5, then closed"
+    )
+    rejected = "cookie rejected: the node closed the connection on our digest (another cookie)"
+    no_epmd = (
+        "nothing listens on 10.0.1.20:4369: EPMD does not run there (or a firewall rejects it)"
+    )
+    return [
+        (
+            Report(
+                "web1@10.0.1.17",
+                (*_reachable("web1", "10.0.1.17"), Step(StepName.HANDSHAKE, True, accepted)),
+            ),
+            NOW - 4.0,
+        ),
+        (
+            Report(
+                "worker@10.0.1.20",
+                (
+                    Step(StepName.RESOLVE, True, "10.0.1.20 → IPv4 10.0.1.20"),
+                    Step(StepName.EPMD, False, no_epmd),
+                ),
+            ),
+            NOW - 3.0,
+        ),
+        (
+            Report(
+                "batch@10.0.1.21",
+                (*_reachable("batch", "10.0.1.21"), Step(StepName.HANDSHAKE, False, rejected)),
+            ),
+            NOW - 2.0,
+        ),
     ]

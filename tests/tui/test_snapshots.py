@@ -11,8 +11,18 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from pgcluster_tui.core.events import Fact
+from pgcluster_tui.pg.census import Activity
 from pgcluster_tui.tui.app import PgClusterApp
-from tests.tui.replay import NOW, cluster, make_app, next_beat, outage
+from pgcluster_tui.tui.screens.census import CensusScreen
+from tests.tui.replay import (
+    NOW,
+    census_activity,
+    cluster,
+    doctor_reports,
+    make_app,
+    next_beat,
+    outage,
+)
 from tests.waiting import wait_until
 
 SIZE = (150, 34)
@@ -101,3 +111,48 @@ def test_80x24(snap_compare: SnapCompare) -> None:
     assert snap_compare(
         make_app(), terminal_size=(80, 24), run_before=_replaying(cluster, next_beat)
     )
+
+
+def _doctored(press: str = "") -> Callable[[Pilot[int]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, PgClusterApp)
+        app.replay(cluster() + next_beat())
+        for report, at in doctor_reports():
+            app.doctoring.done(report.node, report, at)
+        app.doctoring.start(["web2@10.0.1.18"])  # a check under way: no probe runs here
+        await _settle(pilot)
+        app.table.select("web1@10.0.1.17")
+        await _settle(pilot)
+        if press:
+            await pilot.press(press)
+            await wait_until(lambda: len(app.screen_stack) > 1 and app.screen.is_mounted)
+            await _settle(pilot)
+
+    return run_before
+
+
+def test_doctor_marks(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_doctored())
+
+
+def test_doctor_report_in_the_details(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_doctored("enter"))
+
+
+def test_census_screen(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, PgClusterApp)
+        app.replay(cluster() + next_beat())
+        await _settle(pilot)
+
+        async def read() -> Activity:
+            return census_activity()
+
+        screen = CensusScreen(app.settings, read, lambda: app.link, "postgres")
+        await app.push_screen(screen)
+        await wait_until(lambda: screen.census is not None)
+        await _settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from pgcluster_tui.core.events import SenderAttributed
 from pgcluster_tui.core.format import GLYPHS, clock_time, format_age, format_seconds, plural
 from pgcluster_tui.core.membership import Membership, NodeView
+from pgcluster_tui.tui.doctoring import Checked, Doctoring, verdict
 from pgcluster_tui.tui.history import ENTRIES, History, NodeEvent, entry
 from pgcluster_tui.tui.text import cells
 
@@ -35,16 +36,26 @@ class NodeDetails:
     """None once the node is no longer tracked (forgotten or evicted)."""
     senders: Sequence[tuple[int, SenderAttributed | None]] = ()
     history: Sequence[NodeEvent] = ()
+    checked: Checked | None = None
+    """The node's last doctor report, if it was checked."""
+    checking: bool = False
 
 
 def node_details(
-    model: Membership, history: History, clock: Callable[[], float], name: str
+    model: Membership,
+    history: History,
+    clock: Callable[[], float],
+    name: str,
+    doctoring: Doctoring | None = None,
 ) -> NodeDetails:
     """What the details show of a node now."""
     now = clock()
     view = model.view(name, now) if name in model else None
     senders = [(pid, model.sender(pid)) for pid in (view.pids if view else ())]
-    return NodeDetails(name, now, view, senders, history.of(name))
+    if doctoring is None:
+        return NodeDetails(name, now, view, senders, history.of(name))
+    checking = name in doctoring.running
+    return NodeDetails(name, now, view, senders, history.of(name), doctoring.last(name), checking)
 
 
 def _text(value: str, style: str = "") -> Text:
@@ -102,6 +113,7 @@ def render_details(d: NodeDetails) -> RenderableType:
         )
         grid.add_row("Flags", _text("; ".join(flags(v)) or "none"))
     grid.add_row("Senders", _senders(d.senders))
+    grid.add_row("Doctor", _doctor(d))
     return Group(grid, Text(""), Text(f"History (last {ENTRIES})", style="bold"), _history(d))
 
 
@@ -117,6 +129,29 @@ def _senders(senders: Sequence[tuple[int, SenderAttributed | None]]) -> Renderab
         row = (who.client_addr, who.application_name, who.usename, who.backend_start)
         table.add_row(Text(str(pid)), *(_text(part) for part in row))
     return table
+
+
+STEP_WORDS = {True: "ok", False: "FAIL", None: "skip"}
+
+
+def _doctor(d: NodeDetails) -> RenderableType:
+    checked = d.checked
+    if checked is None:
+        what = "checking…" if d.checking else "not checked"
+        return Text(what, style="dim")
+    report = checked.report
+    head = Text(f"checked {clock_time(checked.at)}: ")
+    head.append(cells(verdict(report)), style="bold")
+    if d.checking:
+        head.append(" · checking again…", style="dim")
+    steps = Table.grid(padding=(0, 1))
+    steps.add_column(no_wrap=True)
+    steps.add_column(no_wrap=True)
+    steps.add_column(overflow="fold")
+    for step in report.steps:
+        word = Text(STEP_WORDS[step.ok], style="" if step.ok else "bold")
+        steps.add_row(word, Text(step.step.value), _text(step.detail))
+    return Group(head, steps)
 
 
 def _history(d: NodeDetails) -> RenderableType:
@@ -135,17 +170,28 @@ class DetailsScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,q", "close", "Close", id="details_close"),
+        # The app's doctor key, here too (a remap of its id moves both).
+        Binding("D", "doctor", "Doctor", id="doctor"),
     ]
 
-    def __init__(self, read: Callable[[], NodeDetails]) -> None:
+    def __init__(
+        self,
+        read: Callable[[], NodeDetails],
+        doctor: Callable[[], object] | None = None,
+        doctor_key: str = "D",
+    ) -> None:
         super().__init__()
         self.read = read
+        self.doctor = doctor
+        self.doctor_key = doctor_key
         self.body = Static(id="details-body")
 
     def compose(self) -> ComposeResult:
         dialog = VerticalScroll(id="details-dialog")
         dialog.border_title = "Node details"
-        dialog.border_subtitle = "escape, enter or q closes"
+        closes = "escape, enter or q closes"
+        runs = f" · {self.doctor_key} runs the doctor" if self.doctor else ""
+        dialog.border_subtitle = Text(closes + runs)
         with dialog:
             yield self.body
 
@@ -161,3 +207,12 @@ class DetailsScreen(ModalScreen[None]):
     def action_close(self) -> None:
         """Close the details."""
         self.dismiss(None)
+
+    def action_doctor(self) -> None:
+        """Check whether a peer can connect to this node; the result shows here."""
+        if self.doctor is not None:
+            self.doctor()
+            self.show()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.doctor is not None if action == "doctor" else True

@@ -30,6 +30,14 @@ def state_meanings(t: Thresholds) -> list[tuple[NodeState, str]]:
     ]
 
 
+DOCTOR_MARKS = Text(
+    "The doctor marks a node's senders: ✓ a peer can connect, ✓? reachable but the cookie was "
+    "not checked (none configured), ✗ and the step that failed, ⋯ being checked. It probes "
+    "only on its keys, only port 4369 and the port EPMD gives, never a name that is not "
+    "name@host with a plain host."
+)
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys and states; any of escape, ? or q closes it."""
 
@@ -72,6 +80,7 @@ class HelpScreen(ModalScreen[None]):
             )
             yield Static(states)
             yield Static(intro, id="help-intro")
+            yield Static(DOCTOR_MARKS, id="help-doctor")
             if self.join is not None:
                 join = Text("This is a private embedded server. Join it with: ")
                 join.append(cells(self.join), style="bold")

@@ -90,6 +90,17 @@ def header_label(label: str, width: int, arrow: str) -> Text:
     return Text(f"{label} {arrow}")
 
 
+def header(
+    columns: Layout, arrow: tuple[str, str], style: Style, width: int, console: Console
+) -> Strip:
+    """The header line: every label fitted to its column, the sort column's with its arrow."""
+    segments: list[Segment] = []
+    for (column, label, _), column_width in zip(COLUMNS, columns.widths, strict=True):
+        shown = arrow[0] if column == arrow[1] else ""
+        segments += fit(header_label(label, column_width, shown), column_width, console)
+    return line(segments, style, width, columns.total)
+
+
 def cut_middle(text: Text, width: int) -> Text:
     """Cut to `width` cells by taking out the middle: names that share a prefix stay apart."""
     if text.cell_len <= width or width < 5:

@@ -32,6 +32,16 @@ STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi
 
 SenderLookup = Callable[[int], SenderAttributed | None]
 
+Mark = tuple[str, bool | None]
+"""A doctor's mark before the senders: its text, and passed (True), failed or running (None)."""
+
+MARK_STYLES = {True: "doctor-ok", False: "doctor-fail", None: "dim"}
+
+
+def no_mark(name: str) -> Mark | None:
+    """No node has a mark."""
+    return None
+
 
 def sender_details(pids: Sequence[int], senders: SenderLookup) -> tuple[str, ...]:
     details: list[str] = []
@@ -49,6 +59,8 @@ class Cells:
 
     def __init__(self, style: Callable[[str], Style]) -> None:
         self._style = style
+        self.marks: Callable[[str], Mark | None] = no_mark
+        """Each node's doctor mark, if it has one."""
 
     @staticmethod
     def zone(v: NodeView) -> NodeState:
@@ -67,7 +79,7 @@ class Cells:
             v.beats,
             (f"{v.interval:.1f}", v.interval_estimated, f"{v.jitter:.2f}"),
             f"{min(v.phi, 99.9):.1f}",
-            (v.pids, details, v.duplicate),
+            (v.pids, details, v.duplicate, self.marks(v.name)),
             int(v.first_seen),
             int(v.state_since),
         ]
@@ -102,6 +114,9 @@ class Cells:
             return Text(f"{min(v.phi, 99.9):.1f}", justify="right")
         if column == "senders":
             text = Text(no_wrap=True, overflow="ellipsis")
+            mark = self.marks(v.name)
+            if mark is not None:
+                text.append(f"{mark[0]} ", style=self._style(MARK_STYLES[mark[1]]))
             if v.duplicate:
                 text.append("DUP ", style=self._style("duplicate"))
             text.append(", ".join(map(str, v.pids)))

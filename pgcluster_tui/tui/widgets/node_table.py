@@ -25,7 +25,7 @@ from pgcluster_tui.tui.widgets.columns import (
     NameWidths,
     cut_middle,
     fit,
-    header_label,
+    header,
     layout,
     line,
 )
@@ -36,6 +36,9 @@ from pgcluster_tui.tui.widgets.node_cells import (
     SenderLookup,
     sender_details,
 )
+
+PARTS = ("header", "cursor", "self", "duplicate", "bar-empty", "dim", "doctor-ok", "doctor-fail")
+"""The table's component classes besides the states."""
 
 
 @dataclass(slots=True)
@@ -62,10 +65,7 @@ class NodeTable(ScrollView, can_focus=True):
         Binding("end", "move('last')", "Last", show=False),
     ]
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        f"node-table--{name}"
-        for name in (*("header", "cursor", "self", "duplicate", "bar-empty", "dim"), *NodeState)
-    }
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"node-table--{name}" for name in (*PARTS, *NodeState)}
 
     class Highlighted(Message):
         """The cursor is on another node, or on none."""
@@ -99,7 +99,7 @@ class NodeTable(ScrollView, can_focus=True):
         self._index: dict[str, int] | None = None
         self._rows: dict[str, _Row] = {}
         self._styles: dict[str, Style] = {}
-        self._cells = Cells(self._style)
+        self.cells = Cells(self._style)
         self._header: dict[tuple[int, str, bool], Strip] = {}
         self.columns = layout(0, 0, 0)
         """The width of every column, fitted to the widget and to what the rows show."""
@@ -130,6 +130,15 @@ class NodeTable(ScrollView, can_focus=True):
         return True
 
     # Update
+
+    def reset(self) -> None:
+        """Drop every row and the selection: the next sync shows another model from scratch."""
+        self.order, self._index, self._rows, self._ordered_for = [], None, {}, ()
+        self.cursor_row, self.model = 0, None
+        self._set_selected(None)
+        self.virtual_size = Size(self.columns.total, 1)
+        self.scroll_to(0, 0, animate=False, force=True)
+        self.refresh()
 
     def sync(self, model: Membership, now: float, *, ages: bool = True) -> None:
         """Show the model at `now`: re-sort if rows may have moved, redraw changed visible rows.
@@ -220,7 +229,7 @@ class NodeTable(ScrollView, can_focus=True):
     def _update(self, row: _Row, view: NodeView, senders: SenderLookup, ages: bool) -> bool:
         """Redraw the cells whose key changed; return whether any did."""
         details = sender_details(view.pids, senders)
-        keys = self._cells.keys(view, details)
+        keys = self.cells.keys(view, details)
         if keys == row.keys:
             return False
         if not ages and all(keys[i] == row.keys[i] for i in STEADY):
@@ -229,7 +238,7 @@ class NodeTable(ScrollView, can_focus=True):
         console = self.app.console
         for index, (column, width) in enumerate(zip(COLUMN_KEYS, self.columns.widths, strict=True)):
             if keys[index] != row.keys[index]:
-                text = self._cells.cell(column, view, details)
+                text = self.cells.cell(column, view, details)
                 if index == SENDERS:
                     row.senders_width = text.cell_len
                 elif index == NAME:
@@ -358,12 +367,8 @@ class NodeTable(ScrollView, can_focus=True):
         strip = self._header.get(key)
         if strip is None:
             style = self._style("") + self._style("header")
-            segments: list[Segment] = []
-            console = self.app.console
-            for (column, label, _), column_width in zip(COLUMNS, self.columns.widths, strict=True):
-                arrow = ("↑" if self.reverse else "↓") if column == self.sort_by else ""
-                segments += fit(header_label(label, column_width, arrow), column_width, console)
-            strip = line(segments, style, width, self.columns.total)
+            arrow = ("↑" if self.reverse else "↓", self.sort_by)
+            strip = header(self.columns, arrow, style, width, self.app.console)
             self._header = {key: strip}
         return strip
 
@@ -374,7 +379,7 @@ class NodeTable(ScrollView, can_focus=True):
             raise KeyError(name)
         assert self.model is not None
         details = sender_details(row.view.pids, self.model.sender)
-        return self._cells.cell(column, row.view, details)
+        return self.cells.cell(column, row.view, details)
 
     # Cells
 
