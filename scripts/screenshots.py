@@ -4,7 +4,7 @@
     python scripts/screenshots.py --png FILE.svg...   (only convert SVGs, e.g. test snapshots)
 
 Shots: the demo cluster with a node in every state, a duplicate's details, the help screen,
-the disconnected state.
+the census (with sessions of other applications), the disconnected state.
 The PNGs are drawn with DejaVu Sans Mono: Textual's SVG asks for Fira Code, and the fallback
 cairosvg picks for it is proportional (columns drift, borders gap).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.tui.screens.census import CensusScreen
 from pgcluster_tui.tui.screens.details import DetailsScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.wiring import new_monitor
@@ -39,6 +41,15 @@ NEWCOMER = "newcomer@10.0.0.99"
 TWIN = "twin@10.0.0.40"
 """The demo's duplicate name, whose details show two senders."""
 WORST = {NodeState.LATE, NodeState.SUSPECT, NodeState.STALE}
+
+OTHERS = (
+    f'LISTEN "{CHANNEL}"',
+    f"NOTIFY \"{CHANNEL}\", 'web1@10.0.1.17'",
+    'LISTEN "MyApp"',
+    "NOTIFY MyApp, 'myapp@10.0.2.5'",
+)
+"""Statements of other applications' sessions for the census: a healthy cluster, and one whose
+unquoted NOTIFY lands on another channel than its LISTEN."""
 
 FONT = "DejaVu Sans Mono"
 ASCENT, DESCENT = 1901 / 2048, 483 / 2048
@@ -134,7 +145,7 @@ async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> Non
     settings = Settings(channel=CHANNEL, node="pgcluster_tui@ops-laptop", heartbeat=True)
     demo = DemoCluster(server.dsn, CHANNEL, 8)
     monitor = new_monitor(settings, server.dsn)
-    app = PgClusterApp(settings, monitor, demo=demo, embedded_dsn=server.dsn)
+    app = PgClusterApp(settings, monitor, demo=demo, embedded_dsn=server.dsn, conninfo=server.dsn)
     async with app.run_test(size=size) as pilot:
         await wait_for(lambda: app.link.phase == "connected", 10, "the connection")
 
@@ -169,6 +180,23 @@ async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> Non
         await pilot.pause()
         save(app, out, "help")
         await pilot.press("escape")
+
+        async with contextlib.AsyncExitStack() as sessions:
+            for statement in OTHERS:
+                conn = await psycopg.AsyncConnection.connect(
+                    server.dsn, autocommit=True, application_name="realtime"
+                )
+                sessions.push_async_callback(conn.close)
+                await conn.execute(statement.encode())
+            await pilot.press("C")
+            await wait_for(
+                lambda: isinstance(app.screen, CensusScreen) and app.screen.census is not None,
+                10,
+                "the census",
+            )
+            await pilot.pause()
+            save(app, out, "census")
+            await pilot.press("escape")
 
         await asyncio.to_thread(server.stop_server)
         await wait_for(lambda: app.link.retry_at is not None, 15, "the disconnect")
