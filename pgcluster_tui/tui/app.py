@@ -166,7 +166,7 @@ class PgClusterApp(Dashboard):
         now, report = self.clock(), message.report
         self.doctoring.done(message.name, report, now)
         said = verdict(report) if report is not None else f"the check broke: {message.error}"
-        self.events_log.note(now, f"doctor  {message.name}  {said}")
+        self.events_log.note(now, f"{'doctor':<10} {message.name} {said}")
         self._redraw_now()
         if isinstance(self.screen, DetailsScreen):
             self.screen.show()

@@ -145,3 +145,12 @@ def shown(app: PgClusterApp) -> list[str]:
     """The whole terminal as the user sees it (every screen layer composed), line by line."""
     # Textual has no public reader of the composed screen; its compositor renders it.
     return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+BORDERS = str.maketrans(dict.fromkeys("█▀▄│", " "))
+
+
+def words(app: PgClusterApp) -> str:
+    """The whole terminal as one line of single-spaced words, borders left out (so that a line
+    wrapped in a dialog reads on)."""
+    return " ".join(" ".join(shown(app)).translate(BORDERS).split())

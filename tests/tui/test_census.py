@@ -29,6 +29,7 @@ from tests.tui.conftest import (
     send,
     shown,
     status,
+    words,
 )
 from tests.tui.replay import make_app
 from tests.waiting import wait_until
@@ -79,11 +80,6 @@ def index_of(screen: CensusScreen, quoted: str) -> int:
     return index
 
 
-def words(app: PgClusterApp) -> str:
-    """The whole terminal as one line of single-spaced words."""
-    return " ".join(" ".join(shown(app)).split())
-
-
 async def test_the_census_lists_the_sessions_and_enter_watches_the_channel_chosen(
     dsn: str, channel: str, settings: Settings
 ) -> None:
@@ -106,6 +102,10 @@ async def test_the_census_lists_the_sessions_and_enter_watches_the_channel_chose
         await wait_until(lambda: isinstance(app.screen, CensusScreen) and app.screen.census)
         screen = app.screen
         assert isinstance(screen, CensusScreen)
+        watched = index_of(screen, f'"{channel}"')
+        assert prompts(screen)[watched].startswith("●"), "our own LISTEN, known to us"
+        assert screen.channels.highlighted == watched
+        await wait_until(lambda: "(this dashboard): LISTEN" in words(app))
         shown_other = prompts(screen)[index_of(screen, f'"{other}"')]
         assert shown_other.endswith(f'"{other}"  1 listening · 1 sending'), shown_other
         assert f'"{hostile}"  1 listening · 0 sending' in prompts(screen)[index_of(screen, hostile)]

@@ -24,7 +24,7 @@ from tests.tui.conftest import (
     rows,
     select,
     send,
-    shown,
+    words,
 )
 from tests.tui.replay import NOW, make_app, replay_app
 from tests.waiting import wait_until
@@ -34,11 +34,6 @@ pytestmark = pytest.mark.timeout(60)
 COOKIE = f"C{secrets.token_hex(8)}"
 
 STEPS = ("resolve", "epmd", "connect", "handshake")
-
-
-def words(app: PgClusterApp) -> str:
-    """The whole terminal as one line of single-spaced words."""
-    return " ".join(" ".join(shown(app)).split())
 
 
 def mark(app: PgClusterApp, node: str) -> str:
@@ -73,7 +68,7 @@ async def test_d_checks_the_selected_node_and_the_details_show_every_step(
             await pilot.press("D")
             await wait_until(lambda: mark(app, node.name) == "✓", what="the pass mark")
             assert app.doctoring.doctor is doctor, "one Doctor for every press"
-            assert f"doctor  {node.name}  OK: a peer with our cookie can connect" in log_text(app)
+            assert f"doctor     {node.name} OK: a peer with our cookie can connect" in log_text(app)
             await pilot.press("enter")
             await wait_until(lambda: isinstance(app.screen, DetailsScreen))
             await wait_until(lambda: "cookie accepted" in words(app))
@@ -164,3 +159,18 @@ async def test_a_cookie_erlang_cannot_digest_greys_the_doctor(tmp_path: Path) ->
         (said,) = [n.message for n in app._notifications]
         assert said.startswith("The doctor cannot run: the cookie has characters beyond U+00FF")
         assert "snow" not in said, "the cookie never shows"
+
+
+@needs_erlang
+async def test_without_a_cookie_the_handshake_is_skipped_and_marked_so(tmp_path: Path) -> None:
+    app = replay_app(make_settings("realtime_cluster", tmp_path))
+    async with erlang_node(COOKIE) as node, app.run_test(size=SIZE) as pilot:
+        app.replay([Notification(node.name, 4242, NOW)])
+        await wait_until(lambda: rows(app) == [node.name])
+        await select(app, node.name)
+        await pilot.press("D")
+        await wait_until(lambda: mark(app, node.name) == "✓?", what="the no-cookie mark")
+        await details(app)
+        text = words(app)
+        assert "reachable; the cookie was not checked (no cookie configured)" in text
+        assert "skip handshake skipped: no cookie" in text

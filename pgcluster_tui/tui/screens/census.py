@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from psycopg.conninfo import conninfo_to_dict
@@ -39,6 +40,16 @@ def named_database(conninfo: str) -> str:
         return str(conninfo_to_dict(conninfo).get("dbname") or "")
     except Exception:  # an unparseable string: the census itself then fails to connect
         return ""
+
+
+def as_watching(
+    sessions: Sequence[Session], listener_pid: int | None, channel: str
+) -> list[Session]:
+    """The sessions, our listener's as a LISTEN on the channel watched."""
+    # Its last statement is the LISTEN of our private probe channel, which concerns nobody
+    # else; that it LISTENs on the channel watched, the server cannot show but we know.
+    statement = 'LISTEN "{}"'.format(channel.replace('"', '""'))
+    return [replace(s, query=statement) if s.pid == listener_pid else s for s in sessions]
 
 
 def our_database(sessions: Sequence[Session], listener_pid: int | None, named: str) -> str:
@@ -128,8 +139,9 @@ class CensusScreen(ModalScreen[str | None]):
     async def _read(self, listener_pid: int | None) -> None:
         try:
             activity = await self.read()
+            sessions = as_watching(activity.sessions, listener_pid, self.settings.channel)
             census = take_census(
-                activity.sessions,
+                sessions,
                 user=activity.user,
                 grant=activity.grant,
                 expected=expected_channels(self.settings),
