@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from pgcluster_tui.erlang.doctor import Doctor
 from pgcluster_tui.erlang.steps import Report
 from pgcluster_tui.erlang.wire import WireError
+from pgcluster_tui.tui.widgets.node_cells import Mark
 
 TIMEOUT = 2.0
 """Seconds each step of a check may take."""
@@ -17,11 +18,8 @@ TIMEOUT = 2.0
 ALL_AT_MOST = 100
 """Nodes one press of doctor_all checks at most: every probe goes to a host a payload named."""
 
-RUNNING = ("⋯", None)
+RUNNING: Mark = ("⋯", None)
 """The mark of a node being checked."""
-
-Mark = tuple[str, bool | None]
-"""What the table shows of a node's check: the text, and passed (True), failed or running."""
 
 
 @dataclass(frozen=True, slots=True)
