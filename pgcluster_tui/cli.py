@@ -243,7 +243,7 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     if args.demo and settings.database_configured():
         # Fake peers must never reach a channel real nodes may use.
         demo_channel = f"pgcluster_tui_demo_{secrets.token_hex(4)}"
-        settings = settings.model_copy(update={"channel": demo_channel})
+        settings = settings.with_channel(demo_channel)
         err.write(f"{PROG}: --demo on a database: simulated peers use channel {demo_channel}\n")
     return _with_database(settings, args, out, err)
 

@@ -180,6 +180,13 @@ class Settings(BaseSettings):
                 out.append(warning)
         return out
 
+    def with_channel(self, channel: str) -> Settings:
+        """These settings on another channel; it counts as from the cookie only if it is."""
+        copy = self.model_copy(update={"channel": validate_channel(channel)})
+        cookie = self.cookie.get_secret_value() if self.cookie is not None else None
+        copy._channel_derived = cookie is not None and channel == channel_from_cookie(cookie)
+        return copy
+
     @property
     def channel_shown(self) -> str:
         """The channel as output may show it (still untrusted text): masked if from the cookie."""

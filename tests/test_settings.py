@@ -91,3 +91,12 @@ def test_error_never_echoes_a_secret() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"dsn": 12345678, "interval": "x"})
     assert "12345678" not in str(caught.value)
+
+
+def test_another_channel_counts_as_from_the_cookie_only_if_it_is() -> None:
+    settings = load_settings({"cookie": "abc-def-ghi"})
+    assert settings.channel_shown.startswith("(from the cookie, 11 chars")
+    other = settings.with_channel("other")
+    assert other.channel_shown == "other"
+    assert other.with_channel("abc_def_ghi").channel_shown == settings.channel_shown
+    assert settings.model_copy(update={"heartbeat": True}).channel_derived

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.widgets import Footer
 
 from pgcluster_tui.core.events import Event, Fact
 from pgcluster_tui.core.link import LinkState
@@ -26,6 +25,7 @@ from pgcluster_tui.tui.history import History
 from pgcluster_tui.tui.messages import ChannelClosed, ChannelStopped
 from pgcluster_tui.tui.widgets.event_log import EventLog
 from pgcluster_tui.tui.widgets.filter_bar import FilterBar
+from pgcluster_tui.tui.widgets.footer import Footer
 from pgcluster_tui.tui.widgets.node_cells import SORT_LABELS
 from pgcluster_tui.tui.widgets.node_table import NodeTable
 from pgcluster_tui.tui.widgets.status_line import STATUS_ONLY, Status, StatusLine
@@ -246,8 +246,8 @@ class Dashboard(App[int]):
             return
         was = self.channel_shown
         # Never heartbeat on a channel just chosen: every node there would try to connect to us.
-        self.settings = self.settings.model_copy(
-            update={"channel": message.channel, "heartbeat": False}
+        self.settings = self.settings.with_channel(message.channel).model_copy(
+            update={"heartbeat": False}
         )
         self.monitor = self.monitor_for(self.settings)
         self.clock = self.monitor.clock
