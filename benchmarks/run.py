@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import gc
 import json
 import os
 import platform
@@ -63,6 +64,8 @@ TARGETS = {
     "cap_cost_ratio": ("<", 2),
     "scrape_ms_10k": ("<", 200),
     "serve_p99_scraped_ms": ("<", 30),
+    "rss_growth_mb_1000_keys": ("<", 5),
+    "rss_growth_mb_100_reconnects": ("<", 5),
 }
 
 
@@ -669,6 +672,13 @@ def write_report(figures: dict[str, Any]) -> None:
         "cap joins, goes late and is then evicted, three steps where a name below the cap takes one",
         "or two.",
         "",
+        "## Memory over time",
+        "",
+        "The real app (headless) after a warm-up: resident memory grew",
+        f"{figures['rss_growth_mb_1000_keys']} MB over 1,000 presses of `p` (each flips what the",
+        f"footer shows), and {figures['rss_growth_mb_100_reconnects']} MB over 100 failed",
+        "reconnects to a port where nothing listens (what an hour of outage does).",
+        "",
         "## Scale, idle and start-up",
         "",
         f"{SCALE_NODES:,} nodes: one age refresh costs {figures['tick_ms_10k']} ms of CPU (only visible",
@@ -694,6 +704,40 @@ def write_report(figures: dict[str, Any]) -> None:
     (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines))
 
 
+async def soaks(dsn: str) -> dict[str, float]:
+    """RSS growth of the real app over 1,000 key presses, and over 100 failed reconnects."""
+    from pgcluster_tui.tui.app import PgClusterApp
+
+    def rss_mb() -> float:
+        gc.collect()
+        return _rss_kb() / 1024
+
+    settings = load_settings({"dsn": dsn, "channel": "soak"})
+    app = PgClusterApp(settings, new_monitor(settings, dsn))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: app.link.connected)
+        for _ in range(100):  # warm-up: caches fill, the footer is drawn both ways
+            await pilot.press("p")
+        before = rss_mb()
+        for _ in range(1000):
+            await pilot.press("p")
+        keys = rss_mb() - before
+    # Nothing listens on port 1: every attempt is refused, retried 2 to 4 times a second.
+    down = load_settings(
+        {"dsn": "host=127.0.0.1 port=1 user=soak dbname=soak", "reconnect_max": 0.5}
+    )
+    app = PgClusterApp(down, new_monitor(down, down.conninfo()))
+    async with app.run_test(size=(120, 36)):
+        await wait_until(lambda: app.link.attempt >= 20)
+        before = rss_mb()
+        await wait_until(lambda: app.link.attempt >= 120, timeout=120)
+        reconnects = rss_mb() - before
+    return {
+        "rss_growth_mb_1000_keys": round(keys, 2),
+        "rss_growth_mb_100_reconnects": round(reconnects, 2),
+    }
+
+
 async def measure(dsn: str) -> dict[str, Any]:
     """Every figure except the ones measured in other processes."""
     figures: dict[str, Any] = dict(cap_cost())
@@ -704,6 +748,8 @@ async def measure(dsn: str) -> dict[str, Any]:
     print("load", load, flush=True)
     figures.update(load)
     figures.update(await serve_latency(dsn))
+    figures.update(await soaks(dsn))
+    print("soaks", {k: v for k, v in figures.items() if k.startswith("rss_growth")}, flush=True)
     print("serve", {k: v for k, v in figures.items() if "scrape" in k or "serve" in k}, flush=True)
     return figures
 
