@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import psycopg
 import pytest
 
+from pgcluster_tui.core.protocol import is_long_name
 from pgcluster_tui.pg.embedded import EmbeddedServer
 from tests.waiting import wait_until_sync
 
@@ -239,6 +240,16 @@ def test_announce_sends_exactly_our_name(dsn: str, channel: str) -> None:
         assert named.returncode == 0, named.stderr
         got = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
     assert got == ["me@10.1.2.3", "other@[::1]"]
+
+
+def test_our_default_name_goes_out_as_a_long_name(dsn: str, channel: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+        sent = run("--dsn", dsn, "--channel", channel, "announce")
+        assert sent.returncode == 0, sent.stderr
+        (got,) = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    assert got.startswith("pgcluster_tui@")
+    assert is_long_name(got), "long-name nodes log an error for every short name they hear"
 
 
 @pytest.mark.parametrize("name", ["no_at_sign", "a@" + "b" * 254, "x@y\x1b[2J", ""])

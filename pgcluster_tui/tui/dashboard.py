@@ -203,6 +203,7 @@ class Dashboard(App[int]):
         status.paused, status.filter_text = self.paused, self.filter_bar.value
         status.sort_label, status.reverse = SORT_LABELS[table.sort_by], table.reverse
         status.embedded, status.failure = self.embedded, self._channel_error
+        status.untracked = self.model.untracked
         self.status_line.show(status)
 
     def _refresh_abilities(self) -> None:

@@ -71,3 +71,12 @@ async def test_one_is_singular(tmp_path: Path) -> None:
         await pilot.press("F")
         await wait_until(lambda: any("Forgot 1 stale node" in t for t in toasts(app)))
         assert rows(app) == []
+
+
+async def test_names_left_untracked_at_the_cap_are_said_in_the_status_line() -> None:
+    app = replay_app(make_settings(CHANNEL, max_nodes=3))
+    async with app.run_test(size=(160, 40)):
+        app.replay([Notification(f"n{i}@10.0.0.{i}", 100 + i, NOW) for i in range(5)])
+        app.tick()
+        await wait_until(lambda: "cap reached: 2 not tracked" in status(app))
+        assert len(rows(app)) == 3

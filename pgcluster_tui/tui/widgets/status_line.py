@@ -51,6 +51,8 @@ class Status:
     reverse: bool = False
     embedded: bool = False
     failure: str | None = None
+    untracked: int = 0
+    """Names heard at max_nodes that nothing could make room for."""
 
 
 def countdown(at: float, now: float) -> str:
@@ -150,6 +152,8 @@ class StatusLine(Static):
             if s.counts[state]:
                 text.append(" ")
                 text.append(f"{GLYPHS[state]}{s.counts[state]} {state.value}", self._style(state))
+        if s.untracked:
+            text.append(f" · cap reached: {s.untracked} not tracked", style=bad)
         text.append(" │ ", style=dim)
         if link.listener_silent:
             text.append("probe LOST", style=bad)
