@@ -12,6 +12,7 @@ class Footer(TextualFooter):
     footer's `compact`. Textual drops the watchers of removed keys only when `compact` changes
     (seen in textual 8.2.8), which it never does here, so every change kept a footer's worth of
     widgets alive (about 0.25 MB). Mutating `compact` after the recompose prunes them.
+    Upstream: Textualize/textual#6666 (watchers of removed widgets are never removed).
     """
 
     async def recompose(self) -> None:
