@@ -29,6 +29,7 @@ from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.census import CensusScreen, named_database
 from pgcluster_tui.tui.screens.details import DetailsScreen, node_details
 from pgcluster_tui.tui.screens.help import HelpScreen
+from pgcluster_tui.tui.text import cells
 from pgcluster_tui.tui.widgets.status_line import not_connected
 
 __all__ = ["PgClusterApp"]
@@ -89,7 +90,7 @@ class PgClusterApp(Dashboard):
         except (WorkerError, ProtocolError) as exc:
             self.notify(str(exc), title="Not announced", severity="error", markup=False)
             return
-        self.notify(f"Announced {sent}", markup=False)
+        self.notify(f"Announced {cells(sent)}", markup=False)
 
     def action_forget(self) -> None:
         """Forget the selected node until it beats again."""
