@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Any
 
-import psycopg
 from psycopg import sql
 
 from pgcluster_tui.core.census import Session
-from pgcluster_tui.pg.connection import ConnectionLost, bounded
-from pgcluster_tui.pg.errors import Redactor, WorkerError
+from pgcluster_tui.pg.connection import bounded, one_off
 
 # A session our role may not see shows NULL as backend_type and '<insufficient privilege>'
 # as its query, but still its database, role and application.
@@ -43,32 +39,13 @@ async def read_activity(
     conninfo: str, *, timeout: float = 5.0, application_name: str = "pgcluster-tui"
 ) -> Activity:
     """Connect, read every client session (ours left out), close; WorkerError on any problem."""
-    redact = Redactor(conninfo)
-    conn: psycopg.AsyncConnection[Any] | None = None
-    try:
-        opened: psycopg.AsyncConnection[Any] = await bounded(
-            psycopg.AsyncConnection.connect(
-                conninfo,
-                autocommit=True,
-                application_name=f"{application_name} census"[:63],
-                connect_timeout=max(1, round(timeout)),
-            ),
-            timeout + 1,
-            "connect",
-        )
-        conn = opened
-        cursor = await bounded(opened.execute(WHO), timeout, "current_user")
+    async with one_off(conninfo, f"{application_name} census", timeout) as conn:
+        cursor = await bounded(conn.execute(WHO), timeout, "current_user")
         row = await cursor.fetchone()
         user = str(row[0]) if row else ""
-        grant = GRANT.format(sql.Identifier(user)).as_string(opened)
-        cursor = await bounded(opened.execute(SESSIONS, ("client backend",)), timeout, "census")
+        grant = GRANT.format(sql.Identifier(user)).as_string(conn)
+        cursor = await bounded(conn.execute(SESSIONS, ("client backend",)), timeout, "census")
         rows = await cursor.fetchall()
-    except (psycopg.Error, ConnectionLost, OSError) as exc:
-        raise WorkerError(redact.one_line(exc)) from None
-    finally:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await bounded(conn.close(), 1.0, "close")
     sessions = [
         Session(int(r[0]), r[1], r[2], r[3], r[4], r[5], None if r[6] is None else str(r[6]))
         for r in rows

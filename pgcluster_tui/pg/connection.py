@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
 
-from pgcluster_tui.pg.errors import describe_target
+from pgcluster_tui.pg.errors import Redactor, WorkerError, describe_target
 
 T = TypeVar("T")
 
@@ -49,6 +49,34 @@ async def connect(config: WorkerConfig, role: str) -> psycopg.AsyncConnection[An
         keepalives_interval=3,
         keepalives_count=3,
     )
+
+
+@contextlib.asynccontextmanager
+async def one_off(
+    conninfo: str, application_name: str, timeout: float
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """An autocommit connection for one errand, always closed; any failure is one WorkerError."""
+    redact = Redactor(conninfo)
+    conn: psycopg.AsyncConnection[Any] | None = None
+    try:
+        opened: psycopg.AsyncConnection[Any] = await bounded(
+            psycopg.AsyncConnection.connect(
+                conninfo,
+                autocommit=True,
+                application_name=application_name[:63],
+                connect_timeout=max(1, round(timeout)),
+            ),
+            timeout + 1,
+            "connect",
+        )
+        conn = opened
+        yield opened
+    except (psycopg.Error, ConnectionLost, OSError) as exc:
+        raise WorkerError(redact.one_line(exc)) from None
+    finally:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await bounded(conn.close(), 1.0, "close")
 
 
 async def bounded(awaitable: Awaitable[T], timeout: float, what: str) -> T:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,13 @@ from psycopg import sql
 
 from pgcluster_tui.core.events import Event, HeartbeatSent, SendFailed
 from pgcluster_tui.core.protocol import validate_channel, validate_node_name
-from pgcluster_tui.pg.connection import ConnectionLost, StopFlag, WorkerConfig, bounded, connect
+from pgcluster_tui.pg.connection import (
+    ConnectionLost,
+    StopFlag,
+    WorkerConfig,
+    bounded,
+    one_off,
+)
 from pgcluster_tui.pg.errors import Redactor, WorkerError
 
 NOTIFY = sql.SQL("SELECT pg_notify({}, {})").format(sql.Placeholder(), sql.Placeholder())
@@ -97,17 +102,9 @@ async def send_once(config: WorkerConfig, name: str | None = None) -> str:
     """Connect, send one heartbeat (ours or `name`), close; raise WorkerError on any problem."""
     payload = validate_node_name(name if name is not None else config.node)
     validate_channel(config.channel)
-    redact = Redactor(config.conninfo)
-    conn: psycopg.AsyncConnection[Any] | None = None
-    try:
-        conn = await bounded(connect(config, "announce"), config.connect_timeout + 1, "connect")
+    name_of_session = f"{config.application_name} announce"
+    async with one_off(config.conninfo, name_of_session, config.connect_timeout) as conn:
         await bounded(
             conn.execute(NOTIFY, (config.channel, payload)), config.connect_timeout, "NOTIFY"
         )
-    except (psycopg.Error, ConnectionLost, OSError) as exc:
-        raise WorkerError(redact.one_line(exc)) from None
-    finally:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await bounded(conn.close(), 1.0, "close")
     return payload

@@ -140,14 +140,20 @@ def test_the_model_is_frozen_while_disconnected_and_resumes_on_connect() -> None
     assert m.model.age("a@h", clocks.wall) < 1.0
 
 
-def test_a_stall_of_our_own_is_an_outage_not_everyone_s_silence() -> None:
-    clocks = Clocks()
+def beating_for_three_seconds(clocks: Clocks) -> Monitor:
+    """A connected monitor that heard `a@h` once a second for three seconds, ticking on time."""
     m = monitor(clocks)
     m.apply([connected(clocks.wall)])
     for _ in range(3):
         m.apply([Notification("a@h", 7, clocks.wall)])
         clocks.advance(1.0)
         m.tick()
+    return m
+
+
+def test_a_stall_of_our_own_is_an_outage_not_everyone_s_silence() -> None:
+    clocks = Clocks()
+    m = beating_for_three_seconds(clocks)
     assert m.model.state("a@h") is NodeState.ALIVE
     clocks.advance(30.0)  # SIGSTOP, a paused VM: no tick ran
     events = m.tick()
@@ -160,12 +166,7 @@ def test_a_stall_of_our_own_is_an_outage_not_everyone_s_silence() -> None:
 
 def test_without_the_stall_check_the_same_gap_paints_the_node_stale() -> None:
     clocks = Clocks()
-    m = monitor(clocks)
-    m.apply([connected(clocks.wall)])
-    for _ in range(3):
-        m.apply([Notification("a@h", 7, clocks.wall)])
-        clocks.advance(1.0)
-        m.tick()
+    m = beating_for_three_seconds(clocks)
     # The same 30 s, but the process ran (ticks came on time): the node really went quiet.
     for _ in range(30):
         clocks.advance(1.0)
