@@ -10,8 +10,9 @@ from pgcluster_tui.core.events import Event, NodesNotTracked, NodeState
 from pgcluster_tui.core.node import Node
 from pgcluster_tui.core.thresholds import Thresholds
 
-UNTRACKED_MEMORY = 32_768
-"""Untracked names remembered to count each once (hashes, least recently heard dropped)."""
+UNTRACKED_MEMORY = 65_536
+"""Untracked names remembered (hashes, least recently heard dropped): each counted once, and
+tracked when heard again; a flood of more distinct names per interval delays a real newcomer."""
 
 # Enum members as module names: reading them off the class costs ~50 ns each, per beat.
 _NEW = NodeState.NEW
@@ -28,7 +29,8 @@ class Cap:
         """Nodes heard at one instant only, in the order they joined."""
         self.untracked = 0
         """Distinct names heard at the cap and not tracked, in all."""
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._seen: OrderedDict[int, float] = OrderedDict()
+        """Untracked names by hash, with when each was first heard."""
         self._new = 0
         self._reported_at = -math.inf
         self._heard_at = -math.inf
@@ -70,19 +72,25 @@ class Cap:
                 return node
         return None
 
-    def untrack(self, name: str, now: float) -> None:
-        """Count a name heard at the cap that nothing may make room for."""
+    def heard_before(self, name: str, now: float) -> bool:
+        """Count a name heard at the cap once; whether it was heard at an earlier instant."""
         key = hash(name)
         seen = self._seen
         self._heard_at = now
-        if key in seen:
+        first = seen.get(key)
+        if first is not None:
             seen.move_to_end(key)
-            return
-        seen[key] = None
+            return first < now
+        seen[key] = now
         if len(seen) > UNTRACKED_MEMORY:
             seen.popitem(last=False)
         self.untracked += 1
         self._new += 1
+        return False
+
+    def tracked(self, name: str) -> None:
+        """A name heard at the cap made it in: it is no longer remembered as untracked."""
+        self._seen.pop(hash(name), None)
 
     def report(self, events: list[Event], now: float | None = None) -> None:
         """Report names newly left untracked, at most once a second (by default, as heard)."""

@@ -21,7 +21,7 @@ from pgcluster_tui.core.events import (
     Notification,
 )
 from pgcluster_tui.core.node import NO_SESSION, Node, NodeView, long_name
-from pgcluster_tui.core.protocol import Junk, NodeName, classify
+from pgcluster_tui.core.protocol import NodeName, classify, junk_reason
 from pgcluster_tui.core.roster import BEAT_ORDERS, SORT_ORDERS
 from pgcluster_tui.core.sessions import Sessions
 from pgcluster_tui.core.thresholds import MIN_INTERVAL, WORSE, Thresholds, phi
@@ -39,8 +39,6 @@ __all__ = [
 
 JUNK_PREVIEW_CHARS = 512
 """How much of a junk payload an event keeps."""
-
-_CLASSIFY_CACHE = 20_000
 
 # Enum members as module names: reading them off the class costs ~50 ns each, per beat.
 _NEW = NodeState.NEW
@@ -64,7 +62,6 @@ class Membership(Sessions):
         self.junk_burst = junk_burst
         self.junk_counts: Counter[str] = Counter()
         self.beats_total = 0
-        self._verdicts: dict[str, object] = {}
         self._naming: tuple[str, bool] | None = None
         """Our name and whether it is long, until a node named the other way is heard."""
         if self_name is not None and isinstance(classify(self_name), NodeName):
@@ -104,22 +101,18 @@ class Membership(Sessions):
     def _observe(
         self, payload: str, pid: int, now: float, events: list[Event], count: int = 1
     ) -> None:
-        verdict = self._verdicts.get(payload)
-        if verdict is None:
-            verdict = classify(payload)
-            if len(self._verdicts) >= _CLASSIFY_CACHE:
-                self._verdicts.clear()
-            if len(payload) <= JUNK_PREVIEW_CHARS:
-                self._verdicts[payload] = verdict
-        if isinstance(verdict, Junk):
-            self._junk(payload, verdict, pid, now, events, count)
+        node = self._nodes.get(payload)
+        if node is None:
+            # Only a name not tracked needs a verdict: a tracked one was valid when it joined.
+            reason = junk_reason(payload)
+            if reason is not None:
+                self._junk(payload, reason.value, pid, now, events, count)
+                return
+            self.beats_total += count
+            self._join(payload, pid, now, events, count)
             return
         self.beats_total += count
         self.beat_version += 1
-        node = self._nodes.get(payload)
-        if node is None:
-            self._join(payload, pid, now, events, count)
-            return
         last = node.pid_last.get(pid)
         if last is None or pid != node.pid:
             self._other_backend(node, pid, last, now, events)
@@ -154,13 +147,19 @@ class Membership(Sessions):
         own_name = name == self.self_name
         nodes = self._nodes
         if len(nodes) >= self.max_nodes:
-            victim = self._cap.victim(nodes, self._reference(now), self.thresholds)
+            # At the cap a name is tracked from its second beat: a flood of one-shot names
+            # costs a count each, never a node, an eviction or an event.
+            cap = self._cap
+            if not own_name and not cap.heard_before(name, now):
+                return
+            victim = cap.victim(nodes, self._reference(now), self.thresholds)
+            if victim is None and not own_name:
+                return
+            cap.tracked(name)
             if victim is not None:
                 self._remove(victim)
                 events.append(NodeEvicted(now, victim.name, victim.state))
-            elif not own_name:
-                self._cap.untrack(name, now)
-                return
+        self.beat_version += 1
         ours = own_name and pid == self._own_sender
         session = NO_SESSION if own_name and not ours else pid
         node = Node(name, now, now, pid, session, own_name, ours, last_beat=now, state_since=now)
@@ -179,24 +178,24 @@ class Membership(Sessions):
     def _junk(
         self,
         payload: str,
-        verdict: Junk,
+        reason: str,
         pid: int,
         now: float,
         events: list[Event],
         count: int = 1,
     ) -> None:
-        self.junk_counts[verdict.reason.value] += count
+        self.junk_counts[reason] += count
         if now - self._junk_window >= 1.0:
             if self._junk_suppressed:
                 events.append(JunkSuppressed(now, self._junk_suppressed))
             self._junk_window, self._junk_in_window, self._junk_suppressed = now, 0, 0
-        self._junk_suppressed += count - 1
         if self._junk_in_window >= self.junk_burst:
-            self._junk_suppressed += 1
+            self._junk_suppressed += count
             return
+        self._junk_suppressed += count - 1
         self._junk_in_window += 1
         preview = payload[:JUNK_PREVIEW_CHARS]
-        events.append(JunkReceived(now, preview, verdict.reason.value, len(payload), pid))
+        events.append(JunkReceived(now, preview, reason, len(payload), pid))
 
     # Time
 

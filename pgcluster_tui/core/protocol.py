@@ -20,8 +20,9 @@ _CONTROL = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 """Control, line-separator and bidi characters, and lone surrogates (which no client can send)."""
-_SPACE = re.compile(r"\s")
-"""Whitespace as str.isspace() has it (re's \\s for str patterns is the same set)."""
+_CONTROL_OR_SPACE = re.compile(_CONTROL.pattern[:-1] + r"\s]")
+"""The above or whitespace as str.isspace() has it (re's \\s for str patterns is the same set):
+one search clears a valid name."""
 
 
 class JunkReason(StrEnum):
@@ -55,6 +56,9 @@ class Junk:
     """A payload that is not a node name, with the reason."""
 
     reason: JunkReason
+
+
+_JUNK = {reason: Junk(reason) for reason in JunkReason}
 
 
 def channel_from_cookie(cookie: str) -> str:
@@ -99,21 +103,31 @@ def validate_channel(channel: str) -> str:
     return channel
 
 
-def classify(payload: str) -> NodeName | Junk:
-    """Classify a payload: a node name a libcluster node accepts, or junk with its reason."""
+def junk_reason(payload: str) -> JunkReason | None:
+    """Why a payload is not a node name a libcluster node accepts; None when it is one."""
     if not payload:
-        return Junk(JunkReason.EMPTY)
+        return JunkReason.EMPTY
     if len(payload) > MAX_NODE_NAME_CHARS:
-        return Junk(JunkReason.TOO_LONG)
-    if _CONTROL.search(payload):
-        return Junk(JunkReason.CONTROL)
+        return JunkReason.TOO_LONG
+    suspicious = _CONTROL_OR_SPACE.search(payload) is not None
+    if suspicious and _CONTROL.search(payload):
+        return JunkReason.CONTROL
     name, at, host = payload.partition("@")
     if not at:
-        return Junk(JunkReason.NO_AT)
+        return JunkReason.NO_AT
     if not name or not host:
-        return Junk(JunkReason.EMPTY_PART)
-    if _SPACE.search(payload):
-        return Junk(JunkReason.WHITESPACE)
+        return JunkReason.EMPTY_PART
+    if suspicious:
+        return JunkReason.WHITESPACE
+    return None
+
+
+def classify(payload: str) -> NodeName | Junk:
+    """Classify a payload: a node name a libcluster node accepts, or junk with its reason."""
+    reason = junk_reason(payload)
+    if reason is not None:
+        return _JUNK[reason]
+    name, _, host = payload.partition("@")
     return NodeName(name, host)
 
 

@@ -37,7 +37,7 @@ class Outbox:
         heard = self.unread.take()
         if heard is not None:
             self._pending.append(heard)
-            self._saw_senders({pid for _, pid in heard.counts})
+            self._saw_senders(self.unread.pids)
         dropped = self.unread.take_dropped()
         if dropped:
             self._pending.append(NotificationsDropped(self._clock(), dropped))

@@ -8,6 +8,7 @@ of psycopg internals (the connection lock, `pgconn`, `notify_handler`) is in thi
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,8 +39,8 @@ async def listen(
         await bounded(conn.execute(LISTEN.format(sql.Identifier(channel))), timeout, "LISTEN")
 
 
-def _portable_key(notify: Any) -> tuple[str, int]:
-    return (notify.payload, notify.pid)
+_PAYLOAD = operator.attrgetter("extra")
+_PID = operator.attrgetter("be_pid")
 
 
 class Unread:
@@ -53,7 +54,10 @@ class Unread:
         self.taken = 0
         """Taken but not yet handed to the consumer: still counts against the bound."""
         self.dropped = 0
-        self.key_of: Callable[[Any], tuple[str, int]] = _portable_key
+        self.encoding: str | None = None
+        """The connection's encoding when `items` are raw libpq notifies; None for Notify."""
+        self.pids: set[int] = set()
+        """The backends of the last take."""
         self.clock = clock
         self.wake = wake
 
@@ -64,11 +68,13 @@ class Unread:
             return None
         self.items = []
         self.taken += len(items)
-        key_of = self.key_of
-        counts: Counter[tuple[str, int]] = Counter()
-        for raw, n in Counter(items).items():
-            counts[key_of(raw)] += n  # two raw payloads may decode alike
-        return Heard(self.at, counts)
+        if self.encoding is None:
+            self.pids = {n.pid for n in items}
+            return Heard(self.at, Counter((n.payload, n.pid) for n in items))
+        # One decode for the whole read: payloads never hold NUL, so it splits them back.
+        joined = b"\0".join(map(_PAYLOAD, items)).decode(self.encoding, "backslashreplace")
+        self.pids = set(map(_PID, items))
+        return Heard(self.at, Counter(zip(joined.split("\0"), map(_PID, items), strict=True)))
 
     def take_dropped(self) -> int:
         """How many were dropped since the last call."""
@@ -118,7 +124,7 @@ class Reader:
         encoding = conn.info.encoding
         channel = self._channel.encode(encoding)
         probe = self._probe_channel.encode(encoding)
-        unread.key_of = lambda raw: (raw[2].decode(encoding, "backslashreplace"), raw[1])
+        unread.encoding = encoding
         pgconn = conn.pgconn
         # psycopg's handler would decode every notification again into its own backlog.
         pgconn.notify_handler = None
@@ -173,7 +179,7 @@ class Reader:
     async def _run_portable(self) -> None:
         conn, unread = self._conn, self._unread
         channel, probe = self._channel, self._probe_channel
-        unread.key_of = _portable_key
+        unread.encoding = None
         clock, wake = unread.clock, unread.wake
         while not self._stop.is_set:
             async for n in conn.notifies(timeout=STOP_POLL_SECONDS):

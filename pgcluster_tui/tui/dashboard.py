@@ -11,6 +11,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult
 
+from pgcluster_tui import runtime
 from pgcluster_tui.core.events import Event, Fact
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership
@@ -120,6 +121,7 @@ class Dashboard(App[int]):
         if self.demo is not None:
             self.demo.start()
         self._redraw()
+        self.call_after_refresh(runtime.settled)
 
     @work(exclusive=True, group="channel", exit_on_error=False)
     async def _listen(self) -> None:
