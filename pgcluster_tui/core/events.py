@@ -248,6 +248,17 @@ class ListenerSilent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerBehind(Event):
+    """Our probes are late, but notifications keep arriving: the listener works through a
+    backlog with the probe somewhere behind it. Late, not lost."""
+
+    kind: ClassVar[str] = "listener_behind"
+    late_for: float
+    read_since: int
+    """Notifications read on the cluster channel since the oldest unanswered probe was sent."""
+
+
+@dataclass(frozen=True, slots=True)
 class ListenerHealthy(Event):
     """Probes come back again after a silence."""
 

@@ -12,6 +12,7 @@ from pgcluster_tui.core.events import (
     Event,
     HeartbeatSent,
     HeartbeatToggled,
+    ListenerBehind,
     ListenerHealthy,
     ListenerSilent,
     NotificationsDropped,
@@ -36,6 +37,8 @@ class LinkState:
     retry_at: float | None = None
     rtt_ms: float | None = None
     listener_silent: bool = False
+    listener_behind: ListenerBehind | None = None
+    """Since when, and behind how much, our probes are late while notifications arrive."""
     queue_usage: float | None = None
     sessions: int = 0
     listener_pid: int | None = None
@@ -75,6 +78,7 @@ def reduce(state: LinkState, fact: Event) -> LinkState:
                 reason="",
                 retry_at=None,
                 listener_silent=False,
+                listener_behind=None,
                 sessions=state.sessions + 1,
                 listener_pid=fact.listener_pid,
                 sender_pid=fact.sender_pid,
@@ -86,6 +90,7 @@ def reduce(state: LinkState, fact: Event) -> LinkState:
                 phase=phase,
                 reason="" if reason == "stopped" else reason,
                 rtt_ms=None,
+                listener_behind=None,
                 next_beat_at=None,
                 listener_pid=None,
                 sender_pid=None,
@@ -95,9 +100,11 @@ def reduce(state: LinkState, fact: Event) -> LinkState:
         case ProbeMeasured(rtt_ms=rtt):
             return state if state.rtt_ms == rtt else replace(state, rtt_ms=rtt)
         case ListenerSilent():
-            return replace(state, listener_silent=True)
+            return replace(state, listener_silent=True, listener_behind=None)
+        case ListenerBehind():
+            return replace(state, listener_silent=False, listener_behind=fact)
         case ListenerHealthy(rtt_ms=rtt):
-            return replace(state, listener_silent=False, rtt_ms=rtt)
+            return replace(state, listener_silent=False, listener_behind=None, rtt_ms=rtt)
         case QueueUsageMeasured(usage=usage):
             return state if state.queue_usage == usage else replace(state, queue_usage=usage)
         case HeartbeatToggled(on=on):

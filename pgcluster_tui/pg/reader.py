@@ -58,6 +58,7 @@ class Unread:
         """The connection's encoding when `items` are raw libpq notifies; None for Notify."""
         self.pids: set[int] = set()
         """The backends of the last take."""
+        self._received = 0
         self.clock = clock
         self.wake = wake
 
@@ -68,6 +69,7 @@ class Unread:
             return None
         self.items = []
         self.taken += len(items)
+        self._received += len(items)
         if self.encoding is None:
             self.pids = {n.pid for n in items}
             return Heard(self.at, Counter((n.payload, n.pid) for n in items))
@@ -79,7 +81,13 @@ class Unread:
     def take_dropped(self) -> int:
         """How many were dropped since the last call."""
         dropped, self.dropped = self.dropped, 0
+        self._received += dropped
         return dropped
+
+    @property
+    def received(self) -> int:
+        """Notifications read from the cluster channel so far, kept or dropped."""
+        return self._received + len(self.items) + self.dropped
 
 
 class Reader:

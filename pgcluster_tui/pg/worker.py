@@ -63,7 +63,9 @@ class ChannelWorker:
         self._queries = SideQueries(config, self._stop, self._emit, clock)
         self._outbox = Outbox(clock, self._queries.saw_senders)
         self._heartbeat = Heartbeat(config.heartbeat)
-        self._probe = Probe(config, self._stop, self._emit, clock)
+        self._probe = Probe(
+            config, self._stop, self._emit, clock, received=lambda: self._outbox.unread.received
+        )
         self._supervisor: asyncio.Task[None] | None = None
         self._listener: Connection | None = None
         self._sender: Connection | None = None

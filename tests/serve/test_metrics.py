@@ -171,10 +171,12 @@ async def test_node_series_are_bounded_and_forgotten_or_evicted_nodes_disappear(
     clock.now += 10
     beat(monitor, clock, "a@h", "b@h")  # c is heard once and goes silent
     monitor.tick()
-    beat(monitor, clock, "d@h", "e@h", pid=500)  # d evicts c; e finds no room
+    beat(monitor, clock, "d@h", "e@h", pid=500)  # at the cap: both counted, not tracked
+    clock.now += 5
+    beat(monitor, clock, "d@h", pid=500)  # heard again: d evicts c
     parsed = series(await scrape(monitor, exposition))
     assert set(node_values(parsed, "pgcluster_node_beats_total")) == {"a@h", "b@h", "d@h"}
-    assert parsed[("pgcluster_nodes_untracked_total", ())] == 1
+    assert parsed[("pgcluster_nodes_untracked_total", ())] == 2
     monitor.forget("a@h")
     parsed = series(await scrape(monitor, exposition))
     for name in ("pgcluster_node_state", "pgcluster_node_duplicate", "pgcluster_node_phi"):

@@ -22,6 +22,7 @@ from pgcluster_tui.core.events import (
     HeartbeatToggled,
     JunkReceived,
     JunkSuppressed,
+    ListenerBehind,
     ListenerHealthy,
     ListenerSilent,
     NameClaimedByOther,
@@ -97,6 +98,11 @@ def describe(event: Event) -> tuple[str, str] | None:
             return "problem", (
                 f"listener silent for {format_age(silent)}: our probes do not come back "
                 "(a transaction-mode pooler or a hot standby?)"
+            )
+        case ListenerBehind(late_for=late, read_since=read):
+            return "problem", (
+                f"listener behind a backlog: our probe is {format_age(late)} late while "
+                f"{plural(read, 'notification')} arrived since it was sent (late, not lost)"
             )
         case NotificationsDropped(count=count):
             return "problem", (

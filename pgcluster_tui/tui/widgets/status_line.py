@@ -20,7 +20,7 @@ from pgcluster_tui.core.events import (
     RetryScheduled,
     SenderAttributed,
 )
-from pgcluster_tui.core.format import GLYPHS, clock_time, plural
+from pgcluster_tui.core.format import GLYPHS, clock_time, format_age, plural
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.tui.alerts import QUEUE_LOUD
 from pgcluster_tui.tui.text import cells
@@ -157,6 +157,10 @@ class StatusLine(Static):
         text.append(" │ ", style=dim)
         if link.listener_silent:
             text.append("probe LOST", style=bad)
+        elif link.listener_behind is not None:
+            behind = link.listener_behind
+            late = s.now - behind.at + behind.late_for
+            text.append(f"probe BEHIND {format_age(late)}", style=warn)
         elif link.rtt_ms is not None:
             text.append(f"probe {link.rtt_ms:.1f}ms")
         else:
