@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import re
 import time
 from typing import Any
@@ -32,11 +33,26 @@ from pgcluster_tui.core.membership import JUNK_PREVIEW_CHARS, Membership
 from pgcluster_tui.core.monitor import Monitor, ReplaySource
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement
 from pgcluster_tui.pg.errors import WorkerError
+from pgcluster_tui.pg.queries import LOOKUP_SECONDS
 from pgcluster_tui.pg.worker import ChannelWorker, send_once
 from tests.pg.collector import Collector, RawListener, config, raw_connection
 from tests.waiting import wait_until
 
 NODE = "pgcluster_tui@test"
+
+EARLY = time.get_clock_info("monotonic").resolution
+"""How early asyncio may run a timer: a sleep of S seconds ends at least S - EARLY later."""
+
+
+class OrderingClock:
+    """time.monotonic (what asyncio sleeps on), each reading later than the one before."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self) -> float:
+        self.last = max(time.monotonic(), math.nextafter(self.last, math.inf))
+        return self.last
 
 
 async def pg_notify(conn: psycopg.AsyncConnection[Any], channel: str, payload: str) -> None:
@@ -90,18 +106,20 @@ async def test_channel_case_is_never_folded(dsn: str, channel: str) -> None:
 async def test_heartbeat_arrives_as_exactly_our_node_name_right_after_connect(
     dsn: str, channel: str
 ) -> None:
+    cfg = config(dsn, channel, heartbeat=True)
     async with await RawListener.open(dsn, channel) as listener:
-        worker = ChannelWorker(config(dsn, channel, heartbeat=True))
+        worker = ChannelWorker(cfg, clock=OrderingClock())
         async with Collector(worker) as c:
             notify = await listener.next()
-            received = time.time()
             connected = await c.connected()
             await c.wait_for(Notification, lambda n: n.payload == NODE)
-            await c.wait_for(HeartbeatSent)
+            first = await c.wait_for(HeartbeatSent)
     assert (notify.channel, notify.payload, notify.pid) == (channel, NODE, connected.sender_pid)
-    assert received - connected.at < 1.0
-    assert c.of(HeartbeatSent)[0].node == NODE
-    assert not c.of(HeartbeatSent)[0].manual
+    # Sent on connecting, not an interval (60 s, beyond every wait here) later.
+    assert connected.at < first.at < connected.at + cfg.interval
+    assert first.next_at == first.at + cfg.interval
+    assert first.node == NODE
+    assert not first.manual
     # The beat comes back to our own listener: our node, marked as ours.
     monitor = Monitor(ReplaySource(), Membership(self_name=NODE))
     joined = [e for e in monitor.apply(c.facts) if isinstance(e, NodeJoined)]
@@ -110,21 +128,29 @@ async def test_heartbeat_arrives_as_exactly_our_node_name_right_after_connect(
 
 
 async def test_heartbeat_repeats_every_interval(dsn: str, channel: str) -> None:
+    interval = 0.3
     async with await RawListener.open(dsn, channel) as listener:
-        worker = ChannelWorker(config(dsn, channel, heartbeat=True, interval=0.3))
-        async with Collector(worker):
-            arrivals = []
+        worker = ChannelWorker(
+            config(dsn, channel, heartbeat=True, interval=interval), clock=OrderingClock()
+        )
+        async with Collector(worker) as c:
             for _ in range(3):
                 notify = await listener.next()
                 assert notify.payload == NODE
-                arrivals.append(time.monotonic())
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert all(0.2 < gap < 1.5 for gap in gaps), gaps
+            await c.wait_for(HeartbeatSent, count=3)
+    beats = c.of(HeartbeatSent)
+    # Each beat names the next one an interval on, and none goes out before it is due.
+    assert all(beat.next_at == beat.at + interval for beat in beats), beats
+    for earlier, later in itertools.pairwise(beats):
+        assert earlier.next_at is not None
+        assert later.at >= earlier.next_at - EARLY, beats
 
 
 async def test_turning_heartbeat_on_beats_at_once_and_off_stops_it(dsn: str, channel: str) -> None:
+    # Readings in the test and in the worker order what they stamp: no tie, no margin needed.
+    interval, clock = 0.2, OrderingClock()
     async with await RawListener.open(dsn, channel) as listener:
-        worker = ChannelWorker(config(dsn, channel, interval=0.2))
+        worker = ChannelWorker(config(dsn, channel, interval=interval), clock=clock)
         async with Collector(worker) as c:
             await c.connected()
             assert not worker.heartbeat
@@ -134,16 +160,19 @@ async def test_turning_heartbeat_on_beats_at_once_and_off_stops_it(dsn: str, cha
             assert notify.payload == NODE
             await c.wait_for(HeartbeatSent, count=3)
             worker.set_heartbeat(False)
-            off_at = time.time()
-            sent = len(c.of(HeartbeatSent))
+            off_at = clock()
             # Five probe round trips (0.2 s apart) span several heartbeat intervals.
             probes = len(c.of(ProbeMeasured))
             await c.wait_for(ProbeMeasured, count=probes + 5)
-            assert len(c.of(HeartbeatSent)) <= sent + 1  # at most the one in flight
     beats = c.of(HeartbeatSent)
-    # Each beat says when the next is due; one that completes after turning off says none.
-    assert all(b.next_at == b.at + 0.2 for b in beats if b.at < off_at - 0.1)
-    assert all(b.next_at is None for b in beats if b.at > off_at)
+    while_on = [b for b in beats if b.at < off_at]
+    after_off = [b for b in beats if b.at > off_at]
+    # Each beat says when the next is due; at most the one in flight completes after turning
+    # off, and it says none.
+    assert len(while_on) >= 3
+    assert all(b.next_at == b.at + interval for b in while_on), while_on
+    assert len(after_off) <= 1, after_off
+    assert all(b.next_at is None for b in after_off), after_off
 
 
 async def test_announce_sends_names_and_refuses_invalid_ones_before_sending(
@@ -251,6 +280,7 @@ def worker_is_healthy(c: Collector) -> bool:
 
 
 async def test_probe_measures_round_trip_on_a_private_channel(dsn: str, channel: str) -> None:
+    started = time.monotonic()
     async with await RawListener.open(dsn, channel) as listener:
         worker = ChannelWorker(config(dsn, channel))
         assert worker.probe_channel != channel
@@ -260,7 +290,8 @@ async def test_probe_measures_round_trip_on_a_private_channel(dsn: str, channel:
             # No probe ever went to the cluster channel: the sentinel is the first thing there.
             assert (await listener.next()).payload == "sentinel@h"
             await c.wait_for(Notification, lambda n: n.payload == "sentinel@h")
-    assert 0.0 < probe.rtt_ms < 5000.0
+    # The round trip happened within the test: a longer one is in the wrong unit.
+    assert 0.0 < probe.rtt_ms <= (time.monotonic() - started) * 1000
     assert {n.payload for n in c.of(Notification)} == {"sentinel@h"}
 
 
@@ -353,7 +384,8 @@ async def test_reconnects_after_its_backend_is_terminated(
 async def test_the_backoff_grows_with_young_deaths_and_resets_after_a_stable_session(
     dsn: str, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backoff, "STABLE_SESSION_SECONDS", 3.0)
+    # Until the last session every session is young: 60 s is beyond every wait here.
+    monkeypatch.setattr(backoff, "STABLE_SESSION_SECONDS", 60.0)
     worker = ChannelWorker(config(dsn, channel, reconnect_max=30.0))
     async with Collector(worker) as c, await raw_connection(dsn) as admin:
         for deaths in range(1, 4):
@@ -361,8 +393,11 @@ async def test_the_backoff_grows_with_young_deaths_and_resets_after_a_stable_ses
             await terminate(admin, connected.listener_pid)
             await c.wait_for(RetryScheduled, count=deaths)
         connected = await c.connected(4)
+        # The worker started timing this session before the test saw it open.
+        seen_open = time.monotonic()
+        monkeypatch.setattr(backoff, "STABLE_SESSION_SECONDS", 1.0)
         # A session that lasts is stable again: the next loss is followed almost at once.
-        await wait_until(lambda: time.time() - connected.at > 3.2, what="a stable session")
+        await wait_until(lambda: time.monotonic() - seen_open > 1.0, what="a stable session")
         await terminate(admin, connected.listener_pid)
         await c.wait_for(RetryScheduled, count=4)
     delays = [r.delay for r in c.of(RetryScheduled)]
@@ -421,7 +456,7 @@ async def test_check_backends_answers_in_batches_of_500_at_most_4_a_second(
 ) -> None:
     # Above the kernel's largest possible pid (2^22): never a backend.
     pids = list(range(5_000_000, 5_001_200))
-    async with Collector(ChannelWorker(config(dsn, channel))) as c:
+    async with Collector(ChannelWorker(config(dsn, channel), clock=OrderingClock())) as c:
         await c.connected()
         c.worker.check_backends(pids)
         c.worker.check_backends(pids[:10])  # asked again before the answer: one answer
@@ -430,8 +465,9 @@ async def test_check_backends_answers_in_batches_of_500_at_most_4_a_second(
     assert [len(x.gone) for x in checks] == [500, 500, 200]
     assert [x for check in checks for x in check.gone] == pids
     assert not any(check.alive for check in checks)
+    # Stamped on the clock the worker sleeps on between look-ups.
     gaps = [b.at - a.at for a, b in itertools.pairwise(checks)]
-    assert all(gap >= 0.24 for gap in gaps), gaps
+    assert all(gap >= LOOKUP_SECONDS - EARLY for gap in gaps), gaps
 
 
 async def test_a_cancelled_wait_for_the_next_batch_loses_nothing(dsn: str, channel: str) -> None:

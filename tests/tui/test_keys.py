@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import time
 from pathlib import Path
 
 import psycopg
 
-from pgcluster_tui.core.events import NodeState
+from pgcluster_tui.core.events import Event, NodeState, ProbeMeasured
 from pgcluster_tui.core.monitor import Update
+from pgcluster_tui.pg.embedded import EmbeddedServer
+from pgcluster_tui.pg.worker import ChannelWorker
 from pgcluster_tui.settings import Settings
+from pgcluster_tui.tui.app import PgClusterApp
+from pgcluster_tui.tui.frames import FRAME_SECONDS
 from pgcluster_tui.tui.keys import COMMANDS_HELP
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.help import HelpScreen
@@ -95,9 +100,23 @@ async def test_shift_a_refuses_an_invalid_name_and_sends_a_valid_one(
         await wait_until(lambda: listener.payloads == ["other@10.9.9.9"], what="the valid name")
 
 
+def recording_events(app: PgClusterApp) -> list[Event]:
+    """Every event the dashboard is shown from now on."""
+    events: list[Event] = []
+    show = app.show
+
+    def recording(update: Update) -> None:
+        events.extend(update.events)
+        show(update)
+
+    app.show = recording  # type: ignore[method-assign]
+    return events
+
+
 async def test_h_starts_and_stops_heartbeats(dsn: str, channel: str, tmp_path: Path) -> None:
     interval = 0.3
     app = dashboard(make_settings(channel, tmp_path, interval=interval), dsn)
+    events = recording_events(app)
     async with raw_listener(dsn, channel) as listener, app.run_test(size=SIZE) as pilot:
         await connected(app)
         assert listener.payloads == []
@@ -108,8 +127,13 @@ async def test_h_starts_and_stops_heartbeats(dsn: str, channel: str, tmp_path: P
         assert not app.link.heartbeat
         await wait_until(lambda: app.link.next_beat_at is None)
         stopped_at = listener.count(NODE)
-        # Observation window: four intervals in which no beat may arrive (at most one in flight).
-        await asyncio.sleep(4 * interval)
+        # Observation window: three probe round trips (0.5 s apart) span several intervals, in
+        # which no beat may arrive but the one in flight.
+        probes = sum(isinstance(e, ProbeMeasured) for e in events)
+        await wait_until(
+            lambda: sum(isinstance(e, ProbeMeasured) for e in events) >= probes + 3,
+            what="three more probes",
+        )
         assert listener.count(NODE) <= stopped_at + 1
         await wait_until(lambda: "observing" in status(app))
 
@@ -273,12 +297,18 @@ async def test_forget_stale_and_the_1hz_ages(dsn: str, channel: str, tmp_path: P
         await wait_until(lambda: rows(app) == ["young@h"])
 
 
-async def test_q_quits_within_two_seconds_with_the_database_gone(
-    private_server: object, channel: str, settings: Settings
-) -> None:
-    from pgcluster_tui.pg.embedded import EmbeddedServer
+def background_tasks(app: PgClusterApp) -> list[asyncio.Task[None]]:
+    """The channel worker's supervisor and every demo peer, as they run now."""
+    worker = app.monitor.source
+    assert isinstance(worker, ChannelWorker)
+    assert worker._supervisor is not None
+    assert app.demo is not None
+    return [worker._supervisor, *app.demo._tasks]
 
-    assert isinstance(private_server, EmbeddedServer)
+
+async def test_q_stops_the_worker_and_the_demo_with_the_database_gone(
+    private_server: EmbeddedServer, channel: str, settings: Settings
+) -> None:
     app = dashboard(settings, private_server.dsn, demo=3)
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
@@ -287,12 +317,12 @@ async def test_q_quits_within_two_seconds_with_the_database_gone(
         await wait_until(lambda: app.link.phase == "disconnected", what="the disconnect")
         await wait_until(lambda: "disconnected" in status(app))
         assert app.check_action("announce", ()) is None
-        started = time.monotonic()
+        running = background_tasks(app)
         await pilot.press("q")
-        await wait_until(lambda: app.return_code is not None, timeout=3)
-    assert time.monotonic() - started < 2.0, "the app, worker and demo all stopped"
-    assert app.demo is not None
-    assert all(task.done() for task in app.demo._tasks)
+        await wait_until(lambda: app.return_code is not None, timeout=20, what="the quit")
+    assert app.return_code == 0
+    # Each ended by itself on the stop: a cancelled one is one the grace period gave up on.
+    assert all(task.done() and not task.cancelled() for task in running), running
 
 
 async def test_reconnects_after_a_server_restart(
@@ -314,22 +344,20 @@ async def test_reconnects_after_a_server_restart(
         await wait_until(lambda: "reconnects 1" in status(app))
 
 
-async def test_ctrl_c_quits_within_two_seconds_with_the_server_hung(
-    private_server: object, channel: str, settings: Settings
+async def test_ctrl_c_quits_with_the_server_hung(
+    private_server: EmbeddedServer, channel: str, settings: Settings
 ) -> None:
-    from pgcluster_tui.pg.embedded import EmbeddedServer
-
-    assert isinstance(private_server, EmbeddedServer)
     app = dashboard(settings, private_server.dsn, demo=3)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await connected(app)
             await wait_until(lambda: len(rows(app)) >= 2, what="demo peers")
+            running = background_tasks(app)
             await asyncio.to_thread(private_server.freeze)
-            started = time.monotonic()
             await pilot.press("ctrl+c")
-            await wait_until(lambda: app.return_code is not None, timeout=3)
-        assert time.monotonic() - started < 2.0, "the app, worker and demo all stopped"
+            # The server stays frozen until the end: a stop that waited for it would never end.
+            await wait_until(lambda: app.return_code is not None, timeout=20, what="the quit")
+            await wait_until(lambda: all(task.done() for task in running), what="tasks ended")
     finally:
         private_server.thaw()
 
@@ -354,22 +382,33 @@ async def test_the_demo_shows_every_kind_of_peer(
     assert all(task.done() for task in app.demo._tasks)
 
 
-async def test_a_flood_is_coalesced_and_keys_answer_at_once(
+async def test_a_flood_is_paced_into_frames_and_keys_still_answer(
     dsn: str, channel: str, settings: Settings
 ) -> None:
     app = dashboard(settings, dsn)
     batches = 0
-    show = app.show
+    ticking = False
+    frame_starts: list[tuple[float, bool]] = []  # (on the frames' own clock, drawn by a tick)
+    show, drawn = app.show, app.frames.drawn
 
     def counting(update: Update) -> None:
-        nonlocal batches
+        nonlocal batches, ticking
         batches += 1
-        show(update)
+        ticking = update.ticked
+        try:
+            show(update)
+        finally:
+            ticking = False
+
+    def recording(started: float) -> None:
+        frame_starts.append((started, ticking))
+        drawn(started)
 
     app.show = counting  # type: ignore[method-assign]
+    app.frames.drawn = recording  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await connected(app)
-        frames, flood_started = app.frames.count, time.monotonic()
+        before = len(frame_starts)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             for _ in range(2):
                 await conn.execute(
@@ -378,17 +417,19 @@ async def test_a_flood_is_coalesced_and_keys_answer_at_once(
                 )
         await wait_until(lambda: app.model.beats_total >= 8000, what="the flood")
         await wait_until(lambda: len(rows(app)) == 4000, what="4000 rows")
-        elapsed = time.monotonic() - flood_started
-        # Many batches, but redraws are bounded by time: 10 a second plus the 1 Hz tick.
+        during = frame_starts[before:]
+        # Many batches of joins, each asking for a frame; the frames they get are paced, a
+        # frame period apart at least (Textual may fire a timer 0.5 ms early). Drawing per
+        # batch would put them the 20 ms apart that batches of a flood come.
         assert batches > 1
-        drawn = app.frames.count - frames
-        assert drawn <= 11 * elapsed + 3, (drawn, batches, elapsed)
-        started = time.monotonic()
+        asked = [started for started, ticked in during if not ticked]
+        gaps = [b - a for a, b in itertools.pairwise(asked)]
+        assert all(gap >= FRAME_SECONDS - 0.001 for gap in gaps), (gaps, batches)
+        # Keys are answered in the same turn: their effect shows as soon as the press returns.
         await pilot.press("p")
         assert "PAUSED" in status(app)
         await pilot.press("s")
         assert app.table.sort_by == "name"
-        assert time.monotonic() - started < 1.0
 
 
 async def test_the_password_never_shows(channel: str, settings: Settings) -> None:
