@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from textual.message_pump import MessagePump
 
-FRAME_SECONDS = 0.1
-"""The least time between two frames that facts asked for: floods draw at most 10 frames/s."""
+FRAME_SECONDS = 0.05
+"""The least time between two frames that facts asked for: floods draw at most 20 frames/s."""
 
 
 class Frames:

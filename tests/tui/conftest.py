@@ -113,7 +113,7 @@ def cell(app: PgClusterApp, node: str, column: str) -> str:
 
 def log_text(app: PgClusterApp) -> str:
     """Every line of the event log as shown."""
-    return "\n".join(strip.text for strip in app.events_log.lines)
+    return "\n".join(strip.text.rstrip() for strip in app.events_log.lines)
 
 
 def screen_text(app: PgClusterApp) -> str:

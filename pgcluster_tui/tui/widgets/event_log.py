@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
-from textual.widgets import RichLog
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from pgcluster_tui.core.events import (
     Connected,
@@ -44,11 +49,10 @@ from pgcluster_tui.core.format import clock_time, format_age, plural
 from pgcluster_tui.tui.text import cells
 
 BURST_LINES = 200
-"""At most this many lines are written for one batch of events, and in one frame."""
+"""At most this many lines are described for one batch of events; earlier ones are counted."""
 
-REWRAP_LINES = 5000
-"""Logs up to this size are wrapped again on resize (about 70 ms a thousand lines); a bigger
-one keeps its lines as wrapped, cut at the right edge when the terminal narrows."""
+TIME_CELLS = 9
+"""The time and the space after it: continuation rows are indented past them."""
 
 JUNK_SHOWN_CHARS = 120
 """How much of a junk payload one log line shows."""
@@ -138,8 +142,27 @@ def describe(event: Event) -> tuple[str, str] | None:
     return None
 
 
-class EventLog(RichLog):
-    """What happened on the channel; follows the newest line unless scrolled up."""
+@dataclass(slots=True)
+class Line:
+    """One logged line: rendered only when on screen, at the width it is shown."""
+
+    at: float
+    kind: str
+    message: str
+    cells: int
+    """Display width of the whole line, time included."""
+    rows: list[Strip] = field(default_factory=list)
+    width: int = 0
+    """The width `rows` were cut for (0: not rendered)."""
+
+
+class EventLog(ScrollView, can_focus=True):
+    """What happened on the channel; follows the newest line unless scrolled up.
+
+    Lines are kept as text and cut into rows only when they are on screen, so a burst costs a
+    frame what it shows, not what it logs. Long lines wrap, continuation rows indented past
+    the time.
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "event-log--time",
@@ -158,41 +181,42 @@ class EventLog(RichLog):
     }
 
     def __init__(self, size: int, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=size, wrap=True, markup=False, auto_scroll=False)
+        super().__init__(id=id)
         self.capacity = size
         self.paused = False
-        self._held: deque[Text] = deque(maxlen=size)
-        self._pending: deque[Text] = deque(maxlen=size)
-        self._written: deque[Text] = deque(maxlen=size if size <= REWRAP_LINES else 0)
-        """Every line shown, unwrapped: wrapped again when the width changes."""
-        self._wrapped_at = 0
         self.following = True
         """Whether the newest line is kept in view (until the user scrolls up)."""
+        self._held: deque[Line] = deque(maxlen=size)
+        self._pending: list[Line] = []
+        self._lines: list[Line] = []
+        self._first = 0
+        """Index in `_lines` of the oldest line kept (older ones await compaction)."""
+        self._starts: list[int] = []
+        """The first row of each of `_lines`, counted from the first line ever kept."""
+        self._rows = 0
+        """Rows of every line in `_lines`, dropped ones included."""
+        self._width = 0
+        self._styles: dict[str, Style] = {}
 
-    def line(self, event: Event) -> Text | None:
-        """Render one event as a log line, or None if the log does not show it."""
+    # What is logged
+
+    def line(self, event: Event) -> Line | None:
+        """Describe one event as a log line, or None if the log does not show it."""
         described = describe(event)
         if described is None:
             return None
         kind, message = described
-        text = Text()
-        text.append(clock_time(event.at), style=self._style("time"))
-        text.append(" ")
-        text.append(message, style=self._style(kind))
-        return text
+        return Line(event.at, kind, message, TIME_CELLS + cell_len(message))
 
     def note(self, at: float, message: str) -> None:
         """Log a line of our own (an action the user took); shown at the next flush."""
-        text = Text()
-        text.append(clock_time(at), style=self._style("time"))
-        text.append(" ")
-        text.append(cells(message), style=self._style("note"))
-        self._write([text])
+        shown = cells(message)
+        self._write([Line(at, "note", shown, TIME_CELLS + cell_len(shown))])
 
     def add(self, events: Sequence[Event]) -> None:
         """Log the events the log shows (at the next flush); a burst is cut to its last lines."""
         keep = min(self.capacity, BURST_LINES)
-        lines: list[Text] = []
+        lines: list[Line] = []
         index = len(events)
         while index and len(lines) < keep:
             index -= 1
@@ -201,15 +225,8 @@ class EventLog(RichLog):
                 lines.append(line)
         lines.reverse()
         if index:
-            # Rendering thousands of lines at once would stall the screen; count them instead.
-            summary = Text()
-            summary.append(clock_time(events[index].at), style=self._style("time"))
-            summary.append(" ")
-            summary.append(
-                f"… {plural(index, 'earlier event')} in this burst (watch --json lists all)",
-                style=self._style("note"),
-            )
-            lines.insert(0, summary)
+            message = f"… {plural(index, 'earlier event')} in this burst (watch --json lists all)"
+            lines.insert(0, Line(events[index].at, "note", message, TIME_CELLS + len(message)))
         self._write(lines)
 
     def hold(self, paused: bool) -> None:
@@ -224,61 +241,144 @@ class EventLog(RichLog):
         """Remove every line, held and pending ones too."""
         self._held.clear()
         self._pending.clear()
-        self._written.clear()
-        super().clear()
+        self._lines, self._starts, self._first, self._rows = [], [], 0, 0
+        self.following = True
+        self._resize_virtual()
+        self.refresh()
         return self
 
-    def _write(self, lines: list[Text]) -> None:
-        (self._held if self.paused else self._pending).extend(lines)
+    def _write(self, lines: list[Line]) -> None:
+        if self.paused:
+            self._held.extend(lines)
+        else:
+            self._pending.extend(lines)
 
     def flush(self) -> None:
-        """Write the lines added since the last frame: one repaint for all of them."""
+        """Show the lines added since the last frame: one repaint for all of them."""
         if not self._pending:
             return
-        lines = list(self._pending)
-        self._pending.clear()
-        if len(lines) > BURST_LINES:
-            # Several bursts between two frames: writing them all would stall this frame.
-            skipped = len(lines) - BURST_LINES
-            summary = Text()
-            summary.append(lines[0].plain[:8], style=self._style("time"))
-            summary.append(" ")
-            summary.append(
-                f"… {plural(skipped, 'earlier line')} of this burst (watch --json lists all)",
-                style=self._style("note"),
-            )
-            lines = [summary, *lines[skipped:]]
-        self._written.extend(lines)
-        self._write_wrapped(lines)
+        pending, self._pending = self._pending[-self.capacity :], []
+        width = self._wrap_width()
+        for line in pending:
+            self._starts.append(self._rows)
+            self._lines.append(line)
+            self._rows += _rows_for(line.cells, width)
+        excess = len(self._lines) - self._first - self.capacity
+        if excess > 0:
+            self._first += excess
+            if self._first > len(self._lines) // 2:
+                del self._lines[: self._first], self._starts[: self._first]
+                self._first = 0
+        self._resize_virtual()
+        if self.following:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
+        self.refresh()
 
-    def _write_wrapped(self, lines: Iterable[Text]) -> None:
-        following = self.following
-        # Wrap at our own width: left alone, RichLog measures against the console's width.
-        width = self._wrapped_at = self.scrollable_content_region.width
-        for text in lines:
-            self.write(text, width=width or None, scroll_end=False)
-        self.following = following
-        if following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+    @property
+    def lines(self) -> list[Strip]:
+        """Every row of the log as drawn at the current width (renders all: for tests)."""
+        width = self._wrap_width()
+        return [row for line in self._kept() for row in self._rows_of(line, width)]
 
-    def on_resize(self, event: events.Resize) -> None:
-        # Lines wrapped for another width would be cut (narrower) or short (wider): wrap them
-        # again, and keep following the newest line if we were. (RichLog's own handler runs
-        # next, as Textual calls every class's.)
-        width = self.scrollable_content_region.width
-        if not self._wrapped_at:
-            self._wrapped_at = width  # lines written before now are wrapped at this width
-        elif self._written and width != self._wrapped_at:
-            top = self.scroll_y
-            RichLog.clear(self)
-            self._write_wrapped(self._written)
-            if not self.following:
-                self.scroll_to(y=top, animate=False, immediate=True)
+    # Layout
+
+    def _kept(self) -> list[Line]:
+        return self._lines[self._first :]
+
+    def _wrap_width(self) -> int:
+        # The scrollbar's column is always kept free: its coming and going must not rewrap.
+        return max(TIME_CELLS + 10, self.size.width - 1)
+
+    def _top(self) -> int:
+        return self._starts[self._first] if self._first < len(self._starts) else self._rows
+
+    def _resize_virtual(self) -> None:
+        self.virtual_size = Size(self._wrap_width(), self._rows - self._top())
+
+    def on_resize(self) -> None:
+        width = self._wrap_width()
+        if width != self._width:
+            self._width = width
+            # Rows per line depend on the width: count them again (lines are cut when shown).
+            following, top_line = self.following, self._line_at(int(self.scroll_y))
+            self._starts, rows = [], 0
+            for line in self._lines:
+                self._starts.append(rows)
+                rows += _rows_for(line.cells, width)
+            self._rows = rows
+            self._resize_virtual()
+            if following:
+                self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
+            elif top_line is not None:
+                top = self._starts[top_line] - self._top()
+                self.scroll_to(y=top, animate=False, immediate=True, force=True)
+            self.following = following
+
+    def _line_at(self, row: int) -> int | None:
+        """The index in `_lines` of the line drawn at `row` (0: the top of the log)."""
+        absolute = self._top() + row
+        if row < 0 or absolute >= self._rows:
+            return None
+        return bisect.bisect_right(self._starts, absolute, lo=self._first) - 1
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         # Only scrolling moves this: lines written below a reader who scrolled up do not.
         self.following = new >= self.max_scroll_y
 
+    # Drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        row = int(self.scroll_y) + y
+        index = self._line_at(row)
+        if index is None:
+            return Strip.blank(width, self.rich_style)
+        line = self._lines[index]
+        rows = self._rows_of(line, self._wrap_width())
+        offset = self._top() + row - self._starts[index]
+        if offset >= len(rows):
+            return Strip.blank(width, self.rich_style)
+        return rows[offset].extend_cell_length(width, self.rich_style)
+
+    def _rows_of(self, line: Line, width: int) -> list[Strip]:
+        if line.width != width:
+            line.rows, line.width = self._cut(line, width), width
+        return line.rows
+
+    def _cut(self, line: Line, width: int) -> list[Strip]:
+        base = self.rich_style
+        text = Text()
+        text.append(clock_time(line.at), style=self._style("time"))
+        text.append(" ")
+        text.append(line.message, style=self._style(line.kind))
+        whole = Strip(text.render(self.app.console, end="")).apply_style(base)
+        rows = [whole.crop_extend(0, width, base)]
+        indent = Segment(" " * TIME_CELLS, base)
+        step = width - TIME_CELLS
+        for start in range(width, line.cells, step):
+            rest = whole.crop(start, start + step)
+            rows.append(Strip([indent, *rest]).extend_cell_length(width, base))
+        return rows
+
+    def notify_style_update(self) -> None:
+        # Colours come from the theme: every line is cut again when next shown.
+        super().notify_style_update()
+        self._styles.clear()
+        for line in self._lines:
+            line.width = 0
+
     def _style(self, kind: str) -> Style:
-        return self.get_component_rich_style(f"event-log--{kind}", partial=True)
+        style = self._styles.get(kind)
+        if style is None:
+            style = self.get_component_rich_style(f"event-log--{kind}", partial=True)
+            self._styles[kind] = style
+        return style
+
+
+def _rows_for(line_cells: int, width: int) -> int:
+    """Rows a line of this display width takes when wrapped at `width`."""
+    if line_cells <= width:
+        return 1
+    step = width - TIME_CELLS
+    return 1 + -(-(line_cells - width) // step)
