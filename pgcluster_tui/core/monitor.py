@@ -131,8 +131,6 @@ class Monitor:
         pending, self._pending = self._pending, None
         if pending is not None and not pending.done():
             pending.cancel()
-        if pending is not None:
-            pending.add_done_callback(_retrieve)
 
     async def updates(self, until: float | None = None) -> AsyncGenerator[Update, None]:
         """Apply each batch as it comes and tick once a second; yield what changed.
@@ -148,6 +146,8 @@ class Monitor:
         while True:
             if self._pending is None:
                 self._pending = asyncio.ensure_future(anext(self._batches))
+                # Its end may come when nobody reads any more (a source stopped directly).
+                self._pending.add_done_callback(_retrieve)
             pending = self._pending
             now = self._monotonic()
             if until is not None and now >= until:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from pgcluster_tui.core.events import (
     Connected,
@@ -220,3 +221,22 @@ def test_toggling_the_heartbeat_is_recorded_at_once() -> None:
     m.set_heartbeat(False)
     assert not m.link.heartbeat
     assert not source.heartbeat
+
+
+async def test_a_source_stopped_behind_the_monitors_back_leaves_no_unretrieved_error() -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    try:
+        source = ReplaySource()
+        monitor = Monitor(source, Membership())
+        async for _ in monitor.updates(until=loop.time() + 0.05):
+            pass
+        await source.stop()  # the read the monitor left pending now ends in StopAsyncIteration
+        await wait_until(lambda: monitor._pending is not None and monitor._pending.done())
+        del monitor
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []
