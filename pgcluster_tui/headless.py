@@ -23,7 +23,7 @@ from pgcluster_tui.core.format import format_age, format_seconds
 from pgcluster_tui.core.membership import Membership, NodeView
 from pgcluster_tui.core.monitor import Monitor
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement, validate_node_name
-from pgcluster_tui.core.text import visible
+from pgcluster_tui.core.text import mixed_scripts, visible
 from pgcluster_tui.export import node_json
 from pgcluster_tui.pg.errors import WorkerError
 from pgcluster_tui.pg.worker import send_once
@@ -92,6 +92,7 @@ def node_table(views: list[NodeView], model: Membership) -> str:
         if sender is not None and (sender.application_name or sender.client_addr):
             who = visible(f"{sender.application_name} {sender.client_addr}".strip(), 40)
         flags = (" (self)" if v.is_self else "") + (" DUPLICATE" if v.duplicate else "")
+        flags += " CONFUSABLE" if mixed_scripts(v.name) else ""
         rows.append(
             (
                 v.state.value,

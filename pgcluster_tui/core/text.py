@@ -63,13 +63,18 @@ def visible(text: str, limit: int | None = None) -> str:
     return "".join(_escape(c) if c == "\\" or _hidden(c) else c for c in text)
 
 
+LOOKALIKE_SCRIPTS = frozenset(
+    {"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "COPTIC", "CHEROKEE", "FULLWIDTH", "MATHEMATICAL"}
+)
+"""Scripts with letters that pass for each other's (а and a, ο and o, ａ and a)."""
+
+
 def mixed_scripts(text: str) -> bool:
-    """Whether the letters of `text` come from more than one script (`аpp` with a Cyrillic а)."""
+    """Whether `text` mixes letters of look-alike scripts (`аpp` with a Cyrillic а)."""
     if text.isascii():
         return False
     scripts = {_script(c) for c in text if c.isalpha()}
-    scripts.discard("COMMON")
-    return len(scripts) > 1
+    return len(scripts & LOOKALIKE_SCRIPTS) > 1
 
 
 @lru_cache(maxsize=4096)

@@ -234,8 +234,10 @@ async def test_a_source_stopped_behind_the_monitors_back_leaves_no_unretrieved_e
         async for _ in monitor.updates(until=loop.time() + 0.05):
             pass
         await source.stop()  # the read the monitor left pending now ends in StopAsyncIteration
-        await wait_until(lambda: monitor._pending is not None and monitor._pending.done())
-        del monitor
+        pending = monitor._pending
+        assert pending is not None
+        await wait_until(pending.done)
+        del monitor, pending
         gc.collect()
     finally:
         loop.set_exception_handler(previous)

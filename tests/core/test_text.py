@@ -62,3 +62,5 @@ def test_names_that_mix_scripts_are_confusable() -> None:
     assert not mixed_scripts("app@10.0.0.1")
     assert not mixed_scripts("café@héte")
     assert not mixed_scripts("приложение@хост")
+    assert mixed_scripts("\uff41pp@host")  # a fullwidth ａ
+    assert not mixed_scripts("漢字@h")  # no letter of one passes for the other's

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from pgcluster_tui.core.events import SenderAttributed
 from pgcluster_tui.core.format import GLYPHS, clock_time, format_age, format_seconds, plural
 from pgcluster_tui.core.membership import Membership, NodeView
+from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.doctoring import Checked, Doctoring, verdict
 from pgcluster_tui.tui.history import ENTRIES, History, NodeEvent, entry
 from pgcluster_tui.tui.text import cells
@@ -70,6 +71,8 @@ def flags(v: NodeView) -> list[str]:
         out.append("our own node")
     if v.duplicate:
         out.append("DUPLICATE: two backends send this name")
+    if mixed_scripts(v.name):
+        out.append("CONFUSABLE: its letters mix scripts, so it can pass for another name")
     if v.claimed_by_other:
         out.append("OUR NAME is also sent by a backend that is not ours")
     if v.churning:

@@ -11,6 +11,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
+from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -149,7 +150,10 @@ class NameWidths:
             width = measured.get(name)
             if width is None:
                 plain = name.isascii() and name.isprintable() and "\\" not in name
-                width = measured[name] = len(name) if plain else cell_len(cells(name))
+                width = len(name) if plain else cell_len(cells(name))
+                if not plain and mixed_scripts(name):
+                    width += 2  # the confusable mark
+                measured[name] = width
             widest = max(widest, width)
         if own is not None and own in measured:
             widest = max(widest, measured[own] + 2)  # "★ "

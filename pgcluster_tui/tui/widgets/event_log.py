@@ -46,6 +46,7 @@ from pgcluster_tui.core.events import (
     StallDetected,
 )
 from pgcluster_tui.core.format import clock_time, format_age, plural
+from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells
 
 BURST_LINES = 200
@@ -63,6 +64,8 @@ def describe(event: Event) -> tuple[str, str] | None:
     match event:
         case NodeJoined(node=node, pid=pid, is_self=is_self):
             us = " (us)" if is_self else ""
+            if mixed_scripts(node):
+                us += " (CONFUSABLE: its letters mix scripts)"
             return "joined", f"joined     {cells(node)}{us} from pid {pid}"
         case NodeStateChanged(node=node, state=NodeState.ALIVE, age=age):
             return "recovered", f"alive      {cells(node)} after {format_age(age)}"

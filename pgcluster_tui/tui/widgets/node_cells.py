@@ -10,6 +10,7 @@ from rich.text import Text
 from pgcluster_tui.core.events import NodeState, SenderAttributed
 from pgcluster_tui.core.format import GLYPHS, clock_time, format_age
 from pgcluster_tui.core.membership import NodeView
+from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells, plain
 from pgcluster_tui.tui.widgets.columns import COLUMN_KEYS
 
@@ -28,6 +29,9 @@ SORT_LABELS = {
 
 STEADY = tuple(i for i, key in enumerate(COLUMN_KEYS) if key not in ("age", "phi"))
 """Columns that change only when something happens (not merely as time passes)."""
+
+CONFUSABLE = "≈"
+"""Marks a name whose letters mix scripts: it may impersonate another node's name."""
 
 
 SenderLookup = Callable[[int], SenderAttributed | None]
@@ -92,6 +96,11 @@ class Cells:
             if v.is_self:
                 name = Text("★ ", style=self._style("self"))
                 name.append(plain(v.name, style=self._style("self")))
+                return name
+            if mixed_scripts(v.name):
+                # Letters of two scripts: it can pass for another node's name (а vs a).
+                name = Text(f"{CONFUSABLE} ", style=self._style("duplicate"))
+                name.append(plain(v.name))
                 return name
             return plain(v.name)
         if column == "age":
