@@ -249,13 +249,11 @@ class ListenerSilent(Event):
 
 @dataclass(frozen=True, slots=True)
 class ListenerBehind(Event):
-    """Our probes are late, but notifications keep arriving: the listener works through a
-    backlog with the probe somewhere behind it. Late, not lost."""
+    """Our probe is late while notifications keep arriving: behind a backlog, not lost."""
 
     kind: ClassVar[str] = "listener_behind"
     late_for: float
     read_since: int
-    """Notifications read on the cluster channel since the oldest unanswered probe was sent."""
 
 
 @dataclass(frozen=True, slots=True)
