@@ -204,7 +204,9 @@ class ChannelWorker:
                 f"the channel cannot be written in this database's encoding ({encoding}):"
                 " LISTEN and NOTIFY would never meet; use an ASCII channel"
             ) from None
-        await listen(listener, (config.channel, self._probe.channel), timeout)
+        # The channel watched last: pg_stat_activity shows a session's last statement, so a
+        # census by anyone counts this listener on that channel, not on our private probe's.
+        await listen(listener, (self._probe.channel, config.channel), timeout)
         self._queries.connected()
         redact, clock = self._redact, self._clock
         self._send = Sender(sender, config, self._heartbeat, self._stop, self._emit, clock, redact)

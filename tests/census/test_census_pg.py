@@ -18,7 +18,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgcluster_tui.core.census import Census, Channel, take_census
 from pgcluster_tui.pg.census import read_activity
+from pgcluster_tui.pg.connection import WorkerConfig
 from pgcluster_tui.pg.embedded import EmbeddedServer
+from tests.reliability.harness import Harness
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -205,3 +208,20 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("pgcluster-tui: census: ")
     assert "pw_4711" not in result.stderr + result.stdout
+
+
+async def test_a_running_pgcluster_tui_is_counted_on_the_channel_it_watches(
+    dsn: str, channel: str
+) -> None:
+    config = WorkerConfig(conninfo=dsn, channel=channel, node="census@test.host", heartbeat=False)
+    async with Harness(config) as h:
+        await wait_until(lambda: h.link.connected, timeout=20)
+        ours = {h.link.listener_pid, h.link.sender_pid}
+        activity = await read_activity(dsn)
+    census = take_census(
+        [s for s in activity.sessions if s.pid in ours], user=activity.user, grant=activity.grant
+    )
+    # Its last statement is the LISTEN of the channel watched, not of its private probe channel.
+    [watched] = census.channels
+    assert watched.channel == channel
+    assert [m.session.pid for m in watched.listeners] == [h.link.listener_pid]

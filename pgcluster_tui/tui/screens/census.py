@@ -46,8 +46,8 @@ def as_watching(
     sessions: Sequence[Session], listener_pid: int | None, channel: str
 ) -> list[Session]:
     """The sessions, our listener's as a LISTEN on the channel watched."""
-    # Its last statement is the LISTEN of our private probe channel, which concerns nobody
-    # else; that it LISTENs on the channel watched, the server cannot show but we know.
+    # The worker LISTENs on the channel watched last, so the server shows that; a census read
+    # between its two LISTENs (as it connects) would show the private probe channel instead.
     statement = 'LISTEN "{}"'.format(channel.replace('"', '""'))
     return [replace(s, query=statement) if s.pid == listener_pid else s for s in sessions]
 
