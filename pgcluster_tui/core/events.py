@@ -58,9 +58,6 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-# Membership
-
-
 @dataclass(frozen=True, slots=True)
 class NodeJoined(Event):
     """A node name was heard for the first time (or again after being forgotten)."""
@@ -156,9 +153,6 @@ class JunkSuppressed(Event):
     count: int
 
 
-# Connection
-
-
 @dataclass(frozen=True, slots=True)
 class Connecting(Event):
     """The worker is opening its connections."""
@@ -229,6 +223,7 @@ class SendFailed(Event):
     kind: ClassVar[str] = "send_failed"
     node: str
     reason: str
+    next_at: float | None = None  # for a periodic beat, when the next is due
 
 
 @dataclass(frozen=True, slots=True)

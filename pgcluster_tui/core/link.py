@@ -19,6 +19,7 @@ from pgcluster_tui.core.events import (
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
+    SendFailed,
 )
 
 Phase = Literal["connecting", "connected", "disconnected", "stopped"]
@@ -110,6 +111,8 @@ def reduce(state: LinkState, fact: Event) -> LinkState:
         case HeartbeatToggled(on=on):
             return replace(state, heartbeat=on, next_beat_at=None)
         case HeartbeatSent(manual=False, next_at=next_at):
+            return replace(state, next_beat_at=next_at)
+        case SendFailed(next_at=next_at) if next_at is not None:
             return replace(state, next_beat_at=next_at)
         case NotificationsDropped(count=count):
             return replace(state, dropped=state.dropped + count)

@@ -82,7 +82,9 @@ class Sender:
                 "NOTIFY",
             )
         except psycopg.Error as exc:
-            self._emit(SendFailed(self._clock(), payload, self._redact.one_line(exc)))
+            now = self._clock()
+            next_at = None if manual else now + self._config.interval
+            self._emit(SendFailed(now, payload, self._redact.one_line(exc), next_at))
             if conn.broken or conn.closed:
                 raise ConnectionLost(self._redact.one_line(exc)) from None
             if manual:

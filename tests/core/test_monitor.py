@@ -21,6 +21,7 @@ from pgcluster_tui.core.events import (
     ProbeMeasured,
     QueueUsageMeasured,
     RetryScheduled,
+    SendFailed,
     StallDetected,
 )
 from pgcluster_tui.core.link import LinkState, reduce
@@ -242,3 +243,11 @@ async def test_a_source_stopped_behind_the_monitors_back_leaves_no_unretrieved_e
     finally:
         loop.set_exception_handler(previous)
     assert reported == []
+
+
+def test_a_failed_beat_still_says_when_the_next_one_is_due() -> None:
+    link = reduce(LinkState(heartbeat=True), HeartbeatSent(1.0, "us@10.0.0.9", False, 6.0))
+    link = reduce(link, SendFailed(6.0, "us@10.0.0.9", "queue full", 11.0))
+    assert link.next_beat_at == 11.0
+    link = reduce(link, SendFailed(7.0, "other@10.0.0.9", "queue full"))  # an announce
+    assert link.next_beat_at == 11.0
