@@ -29,7 +29,12 @@ from pgcluster_tui.tui.widgets.filter_bar import FilterBar
 from pgcluster_tui.tui.widgets.footer import Footer
 from pgcluster_tui.tui.widgets.node_cells import SORT_LABELS
 from pgcluster_tui.tui.widgets.node_table import NodeTable
-from pgcluster_tui.tui.widgets.status_line import STATUS_ONLY, Status, StatusLine
+from pgcluster_tui.tui.widgets.status_line import (
+    STATUS_ONLY,
+    Status,
+    StatusLine,
+    worth_a_frame,
+)
 
 GATED = ("announce", "forget", "forget_stale", "clear_filter", "doctor", "doctor_all", "census")
 """The actions check_action enables by the state (announce_as and details follow two of them)."""
@@ -150,7 +155,8 @@ class Dashboard(App[int]):
         elif any(not isinstance(event, STATUS_ONLY) for event in events):
             # Plain beats change counts and ages only: the 1 Hz tick draws those.
             self.frames.want()
-        elif events or update.repeats:
+        elif update.repeats or any(worth_a_frame(event) for event in events):
+            # A probe's round trip, the queue's usage: idle work the tick shows soon enough.
             self.frames.want(status_only=True)
 
     def replay(self, facts: Sequence[Fact]) -> None:

@@ -48,6 +48,7 @@ from pgcluster_tui.core.events import (
 from pgcluster_tui.core.format import clock_time, format_age, plural
 from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells
+from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
 
 BURST_LINES = 200
 """At most this many lines are described for one batch of events; earlier ones are counted."""
@@ -296,7 +297,7 @@ class EventLog(ScrollView, can_focus=True):
         return self._starts[self._first] if self._first < len(self._starts) else self._rows
 
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self._wrap_width(), self._rows - self._top())
+        set_virtual_size(self, Size(self._wrap_width(), self._rows - self._top()))
 
     def on_resize(self) -> None:
         width = self._wrap_width()

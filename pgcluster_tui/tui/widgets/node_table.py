@@ -36,6 +36,7 @@ from pgcluster_tui.tui.widgets.node_cells import (
     SenderLookup,
     sender_details,
 )
+from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
 
 PARTS = ("header", "cursor", "self", "duplicate", "bar-empty", "dim", "doctor-ok", "doctor-fail")
 """The table's component classes besides the states."""
@@ -167,7 +168,7 @@ class NodeTable(ScrollView, can_focus=True):
         self._index = None
         own = self.model.self_name if self.model is not None else None
         self._name_need = self._names.widest(order, own)
-        self.virtual_size = Size(self.columns.total, len(order) + 1)
+        set_virtual_size(self, Size(self.columns.total, len(order) + 1))
         row = self.index_of(selected) if selected is not None else None
         if row is None:
             row = min(self.cursor_row, max(0, len(order) - 1))
@@ -210,7 +211,7 @@ class NodeTable(ScrollView, can_focus=True):
         if fitted == self.columns:
             return
         self.columns = fitted
-        self.virtual_size = Size(fitted.total, len(self.order) + 1)
+        set_virtual_size(self, Size(fitted.total, len(self.order) + 1))
         if self.model is not None:
             for row in self._rows.values():
                 row.keys = [None] * len(COLUMNS)

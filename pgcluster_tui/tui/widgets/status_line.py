@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from pgcluster_tui.core.events import (
     BackendsChecked,
+    Event,
     HeartbeatSent,
     NodeState,
     ProbeMeasured,
@@ -34,6 +35,16 @@ STATUS_ONLY = (
     BackendsChecked,
 )
 """Events that change only the status line (or nothing shown), not the table."""
+
+TICK_SHOWS = (ProbeMeasured, QueueUsageMeasured, SenderAttributed, BackendsChecked)
+"""Events that only move a figure: the next 1 Hz tick shows them, no frame of their own."""
+
+
+def worth_a_frame(event: Event) -> bool:
+    """Whether a status-only event should be shown before the next tick (it logs a line)."""
+    if isinstance(event, HeartbeatSent):
+        return event.manual
+    return not isinstance(event, TICK_SHOWS)
 
 
 @dataclass(slots=True)
