@@ -134,6 +134,14 @@ def line(segments: list[Segment], style: Style, width: int, drawn: int) -> Strip
     return Strip(out, width)
 
 
+def joined(cells: list[list[Segment]], style: Style, width: int, drawn: int) -> Strip:
+    """One Strip of `width` cells from cells already on `style`, padded to the right."""
+    out = [segment for cell in cells for segment in cell]
+    if width > drawn:
+        out.append(Segment(" " * (width - drawn), style))
+    return Strip(out, width)
+
+
 class NameWidths:
     """The cells each node name takes, measured once per name."""
 

@@ -20,12 +20,12 @@ from pgcluster_tui.core.membership import BEAT_ORDERS, SORT_ORDERS, Membership, 
 from pgcluster_tui.tui.widgets.columns import (
     COLUMN_KEYS,
     COLUMNS,
-    NAME,
     SENDERS,
     NameWidths,
     cut_middle,
     fit,
     header,
+    joined,
     layout,
     line,
 )
@@ -41,6 +41,9 @@ from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
 PARTS = ("header", "cursor", "self", "duplicate", "bar-empty", "dim", "doctor-ok", "doctor-fail")
 """The table's component classes besides the states."""
 
+DRAWN_CELLS = 8192
+"""Cells kept drawn for reuse (by column, key and width) before the cache starts over."""
+
 
 @dataclass(slots=True)
 class _Row:
@@ -49,6 +52,8 @@ class _Row:
     view: NodeView
     keys: list[object]
     cells: list[list[Segment]]
+    styled: list[list[Segment]]
+    """The cells on the table's own style, merged: a row off the cursor is these joined."""
     senders_width: int = 0
     """The cells the Sender column needs for this row."""
     strips: dict[tuple[bool, int], Strip] = field(default_factory=dict)
@@ -99,6 +104,8 @@ class NodeTable(ScrollView, can_focus=True):
         """What the order was computed for: re-sorting is skipped while it stays the same."""
         self._index: dict[str, int] | None = None
         self._rows: dict[str, _Row] = {}
+        self._drawn: dict[tuple[int, object, int], tuple[list[Segment], list[Segment], int]] = {}
+        """Cells drawn, by column, key and width (raw, on the table's style, cells needed)."""
         self._styles: dict[str, Style] = {}
         self.cells = Cells(self._style)
         self._header: dict[tuple[int, str, bool], Strip] = {}
@@ -223,7 +230,7 @@ class NodeTable(ScrollView, can_focus=True):
         self._fit_columns()
 
     def _build(self, view: NodeView, senders: SenderLookup) -> _Row:
-        row = _Row(view, [None] * len(COLUMNS), [[] for _ in COLUMNS])
+        row = _Row(view, [None] * len(COLUMNS), [[] for _ in COLUMNS], [[] for _ in COLUMNS])
         self._update(row, view, senders, ages=True)
         return row
 
@@ -236,23 +243,40 @@ class NodeTable(ScrollView, can_focus=True):
         if not ages and all(keys[i] == row.keys[i] for i in STEADY):
             return False
         row.view = view
-        console = self.app.console
+        drawn = self._drawn
+        if len(drawn) > DRAWN_CELLS:
+            drawn.clear()
         for index, (column, width) in enumerate(zip(COLUMN_KEYS, self.columns.widths, strict=True)):
-            if keys[index] != row.keys[index]:
-                text = self.cells.cell(column, view, details)
+            key = keys[index]
+            if key != row.keys[index]:
+                # A cell is what its key says at its width: ages and phis repeat across rows
+                # and ticks, so most are drawn once.
+                cell = drawn.get((index, key, width))
+                if cell is None:
+                    cell = drawn[index, key, width] = self._draw_cell(column, view, details, width)
+                row.cells[index], row.styled[index], cells = cell
                 if index == SENDERS:
-                    row.senders_width = text.cell_len
-                elif index == NAME:
-                    text = cut_middle(text, width)
-                row.cells[index] = fit(text, width, console)
+                    row.senders_width = cells
         row.keys = keys
         row.strips.clear()
         return True
+
+    def _draw_cell(
+        self, column: str, view: NodeView, details: tuple[str, ...], width: int
+    ) -> tuple[list[Segment], list[Segment], int]:
+        text = self.cells.cell(column, view, details)
+        cells = text.cell_len
+        if column == "name":
+            text = cut_middle(text, width)
+        raw = fit(text, width, self.app.console)
+        styled = list(Segment.simplify(Segment.apply_style(raw, self._style(""))))
+        return raw, styled, cells
 
     def notify_style_update(self) -> None:
         # Colours come from the theme and from focus: every cell is drawn again.
         super().notify_style_update()
         self._styles.clear()
+        self._drawn.clear()
         self._rows.clear()
         self._header.clear()
         self.refresh()
@@ -347,9 +371,12 @@ class NodeTable(ScrollView, can_focus=True):
         cursor = index == self.cursor_row
         strip = row.strips.get((cursor, width))
         if strip is None:
-            base = self._style("") + self._style("cursor") if cursor else self._style("")
-            segments = [segment for cell in row.cells for segment in cell]
-            strip = line(segments, base, width, self.columns.total)
+            if cursor:
+                base = self._style("") + self._style("cursor")
+                segments = [segment for cell in row.cells for segment in cell]
+                strip = line(segments, base, width, self.columns.total)
+            else:
+                strip = joined(row.styled, self._style(""), width, self.columns.total)
             row.strips.clear()
             row.strips[(cursor, width)] = strip
         return strip
