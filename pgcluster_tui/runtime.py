@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 
 GC_THRESHOLDS = (50_000, 20, 100)
 """Young objects collected every 50,000 allocations instead of CPython's 700.
@@ -14,14 +13,6 @@ Nothing in the monitor builds reference cycles at that rate, so collecting less 
 little memory.
 """
 
-ESCAPE_DELAY_MS = "25"
-"""How long the dashboard waits after a lone ESC for the rest of a sequence (Textual: 100 ms).
-
-An xterm sends the Escape key as a lone ESC, which also starts every escape sequence, so each
-Escape press waits this long; 25 ms is what editors use for local and ssh terminals. The
-ESCDELAY variable still decides when it is set.
-"""
-
 LONG_RUNNING = frozenset({None, "watch", "serve"})
 """The commands tuned: None is the dashboard."""
 
@@ -30,10 +21,9 @@ _tuned = False
 
 
 def tune_for_long_runs() -> None:
-    """Collect garbage less often, never again look at what start-up built; answer Escape."""
+    """Collect garbage less often, and never again look at what start-up built."""
     global _tuned
     _tuned = True
-    os.environ.setdefault("ESCDELAY", ESCAPE_DELAY_MS)  # read when Textual is first imported
     settled()
     gc.set_threshold(*GC_THRESHOLDS)
 

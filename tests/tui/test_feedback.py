@@ -80,3 +80,5 @@ async def test_names_left_untracked_at_the_cap_are_said_in_the_status_line() -> 
         app.tick()
         await wait_until(lambda: "cap reached: 2 not tracked" in status(app))
         assert len(rows(app)) == 3
+        second = status(app).splitlines()[1]
+        assert second.index("probe") < second.index("cap reached"), "the probe is never pushed off"

@@ -163,8 +163,6 @@ class StatusLine(Static):
             if s.counts[state]:
                 text.append(" ")
                 text.append(f"{GLYPHS[state]}{s.counts[state]} {state.value}", self._style(state))
-        if s.untracked:
-            text.append(f" · cap reached: {s.untracked} not tracked", style=bad)
         text.append(" │ ", style=dim)
         if link.listener_silent:
             text.append("probe LOST", style=bad)
@@ -182,6 +180,9 @@ class StatusLine(Static):
                 text.append(f" · QUEUE {link.queue_usage:.1%} FULL", style=bad)
             else:
                 text.append(f" · queue {link.queue_usage:.1%}", style=dim)
+        if s.untracked:
+            # After the probe: a flood's count must not push the listener's health off the line.
+            text.append(f" · cap reached: {s.untracked} not tracked", style=bad)
         if s.sort_label != "state" or s.reverse:
             arrow = "↑" if s.reverse else "↓"
             text.append(f" · sort {s.sort_label} {arrow}", style=dim)
