@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -12,9 +14,14 @@ from pgcluster_tui.core.format import GLYPHS, clock_time, format_age
 from pgcluster_tui.core.membership import NodeView
 from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells, plain
-from pgcluster_tui.tui.widgets.columns import COLUMN_KEYS
+from pgcluster_tui.tui.widgets.columns import COLUMN_KEYS, cut_middle, fit
 
 BAR_CELLS = 7
+
+DRAWN_CELLS = 8192
+"""Cells kept drawn for reuse (by column, key and width) before the cache starts over."""
+
+Drawn = tuple[list[Segment], list[Segment], int]
 
 SORT_LABELS = {
     "state": "state",
@@ -65,6 +72,34 @@ class Cells:
         self._style = style
         self.marks: Callable[[str], Mark | None] = no_mark
         """Each node's doctor mark, if it has one."""
+        self._drawn: dict[tuple[int, object, int], Drawn] = {}
+
+    def drawn(
+        self,
+        index: int,
+        key: object,
+        view: NodeView,
+        details: tuple[str, ...],
+        width: int,
+        console: Console,
+    ) -> Drawn:
+        """Column `index` as `key` says, at `width`: raw, on the table's style, cells needed."""
+        # Ages and phis repeat across rows and ticks: most cells are drawn once.
+        found = self._drawn.get((index, key, width))
+        if found is None:
+            if len(self._drawn) > DRAWN_CELLS:
+                self._drawn.clear()
+            column = COLUMN_KEYS[index]
+            text = self.cell(column, view, details)
+            needed = text.cell_len
+            raw = fit(cut_middle(text, width) if column == "name" else text, width, console)
+            styled = list(Segment.simplify(Segment.apply_style(raw, self._style(""))))
+            found = self._drawn[index, key, width] = (raw, styled, needed)
+        return found
+
+    def forget_drawn(self) -> None:
+        """Draw every cell anew (the theme changed)."""
+        self._drawn.clear()
 
     @staticmethod
     def zone(v: NodeView) -> NodeState:

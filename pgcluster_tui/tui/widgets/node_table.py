@@ -18,12 +18,9 @@ from textual.strip import Strip
 from pgcluster_tui.core.events import NodeState
 from pgcluster_tui.core.membership import BEAT_ORDERS, SORT_ORDERS, Membership, NodeView
 from pgcluster_tui.tui.widgets.columns import (
-    COLUMN_KEYS,
     COLUMNS,
     SENDERS,
     NameWidths,
-    cut_middle,
-    fit,
     header,
     joined,
     layout,
@@ -40,9 +37,6 @@ from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
 
 PARTS = ("header", "cursor", "self", "duplicate", "bar-empty", "dim", "doctor-ok", "doctor-fail")
 """The table's component classes besides the states."""
-
-DRAWN_CELLS = 8192
-"""Cells kept drawn for reuse (by column, key and width) before the cache starts over."""
 
 
 @dataclass(slots=True)
@@ -104,8 +98,6 @@ class NodeTable(ScrollView, can_focus=True):
         """What the order was computed for: re-sorting is skipped while it stays the same."""
         self._index: dict[str, int] | None = None
         self._rows: dict[str, _Row] = {}
-        self._drawn: dict[tuple[int, object, int], tuple[list[Segment], list[Segment], int]] = {}
-        """Cells drawn, by column, key and width (raw, on the table's style, cells needed)."""
         self._styles: dict[str, Style] = {}
         self.cells = Cells(self._style)
         self._header: dict[tuple[int, str, bool], Strip] = {}
@@ -243,17 +235,11 @@ class NodeTable(ScrollView, can_focus=True):
         if not ages and all(keys[i] == row.keys[i] for i in STEADY):
             return False
         row.view = view
-        drawn = self._drawn
-        if len(drawn) > DRAWN_CELLS:
-            drawn.clear()
-        for index, (column, width) in enumerate(zip(COLUMN_KEYS, self.columns.widths, strict=True)):
+        console = self.app.console
+        for index, width in enumerate(self.columns.widths):
             key = keys[index]
             if key != row.keys[index]:
-                # A cell is what its key says at its width: ages and phis repeat across rows
-                # and ticks, so most are drawn once.
-                cell = drawn.get((index, key, width))
-                if cell is None:
-                    cell = drawn[index, key, width] = self._draw_cell(column, view, details, width)
+                cell = self.cells.drawn(index, key, view, details, width, console)
                 row.cells[index], row.styled[index], cells = cell
                 if index == SENDERS:
                     row.senders_width = cells
@@ -261,22 +247,11 @@ class NodeTable(ScrollView, can_focus=True):
         row.strips.clear()
         return True
 
-    def _draw_cell(
-        self, column: str, view: NodeView, details: tuple[str, ...], width: int
-    ) -> tuple[list[Segment], list[Segment], int]:
-        text = self.cells.cell(column, view, details)
-        cells = text.cell_len
-        if column == "name":
-            text = cut_middle(text, width)
-        raw = fit(text, width, self.app.console)
-        styled = list(Segment.simplify(Segment.apply_style(raw, self._style(""))))
-        return raw, styled, cells
-
     def notify_style_update(self) -> None:
         # Colours come from the theme and from focus: every cell is drawn again.
         super().notify_style_update()
         self._styles.clear()
-        self._drawn.clear()
+        self.cells.forget_drawn()
         self._rows.clear()
         self._header.clear()
         self.refresh()
