@@ -455,13 +455,7 @@ def load_1k(dsn: str, server_pid: int, run: int, cfg: Config) -> dict[str, Any]:
         with dashboard(dsn, channel) as dash:
             dash.learn()
             wait_nodes(dash, 1_000, alive=True, timeout=30)
-            usage = Usage(
-                {
-                    "dashboard": tree_cpu(lambda: [dash.pid]),
-                    "senders": tree_cpu(lambda: [s.pid for s in (*load, marker)]),
-                    "postgres": server_role(server_pid),
-                }
-            )
+            usage = load_usage(dash.pid, [s.pid for s in (*load, marker)], server_pid)
             # Markers join all along (as in the in-process benchmark): the table and the event
             # log change while keys are pressed, as in a cluster where nodes come and go.
             sent = marker_sent(marker)
@@ -470,6 +464,17 @@ def load_1k(dsn: str, server_pid: int, run: int, cfg: Config) -> dict[str, Any]:
             keys_cpu = usage.stop()
             ui = markers_phase(dash, cfg.marker_seconds, usage, marker, sent)
     return {"presses": presses, "keys_cpu": keys_cpu, "ui": ui}
+
+
+def load_usage(dashboard: int, senders: list[int], server_pid: int) -> Usage:
+    """CPU of the dashboard, its senders and the server during a load."""
+    return Usage(
+        {
+            "dashboard": tree_cpu(lambda: [dashboard]),
+            "senders": tree_cpu(lambda: senders),
+            "postgres": server_role(server_pid),
+        }
+    )
 
 
 def load_10k(dsn: str, server_pid: int, run: int, cfg: Config) -> dict[str, Any]:
@@ -484,13 +489,7 @@ def load_10k(dsn: str, server_pid: int, run: int, cfg: Config) -> dict[str, Any]
         with dashboard(dsn, channel, PGCLUSTER_MAX_NODES="20000") as dash:
             dash.learn()
             wait_nodes(dash, 10_000, alive=True, timeout=40)
-            usage = Usage(
-                {
-                    "dashboard": tree_cpu(lambda: [dash.pid]),
-                    "senders": tree_cpu(lambda: [s.pid for s in (*load, marker)]),
-                    "postgres": server_role(server_pid),
-                }
-            )
+            usage = load_usage(dash.pid, [s.pid for s in (*load, marker)], server_pid)
             sent = marker_sent(marker)
             return markers_phase(dash, cfg.marker_seconds, usage, marker, sent)
 

@@ -26,10 +26,8 @@ import subprocess
 import sys
 import tempfile
 import termios
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +49,7 @@ from pgcluster_tui.core.protocol import Junk, ProtocolError, classify  # noqa: E
 from pgcluster_tui.core.text import mixed_scripts  # noqa: E402
 from pgcluster_tui.pg.embedded import EmbeddedServer  # noqa: E402
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig, send_once  # noqa: E402
+from tests.beating import beating  # noqa: E402
 from tests.reliability.harness import Harness, Peers, require_password  # noqa: E402
 
 if TYPE_CHECKING:
@@ -550,27 +549,6 @@ def error_seen(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 def raw_controls(text: str) -> int:
     """How many raw control characters an output holds."""
     return len(RAW_CONTROL.findall(text))
-
-
-@contextmanager
-def beating(dsn: str, channel: str, names: list[str], every: float = 0.3) -> Iterator[None]:
-    """Send every name on the channel every `every` seconds from one session of its own."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            while not stop.is_set():
-                for name in names:
-                    conn.execute("SELECT pg_notify(%s, %s)", (channel, name))
-                stop.wait(every)
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(5)
 
 
 async def eventually(condition: Callable[[], object], timeout: float = 20.0) -> bool:

@@ -17,8 +17,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +26,7 @@ import pytest
 
 from pgcluster_tui.core.protocol import is_long_name
 from pgcluster_tui.pg.embedded import EmbeddedServer
+from tests.beating import beating
 from tests.waiting import wait_until_sync
 
 PASSWORD = "sekrit_pw_4711"
@@ -66,31 +66,6 @@ def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> None:
     assert lines[0].startswith("pgcluster-tui: ")
     assert "Traceback" not in result.stderr
     assert PASSWORD not in result.stderr + result.stdout
-
-
-@contextmanager
-def beating(dsn: str, channel: str, names: list[str], every: float = 0.3) -> Iterator[None]:
-    """Send each name on the channel every `every` seconds from its own session."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        conns = [psycopg.connect(dsn, autocommit=True) for _ in names]
-        try:
-            while not stop.is_set():
-                for conn, name in zip(conns, names, strict=True):
-                    conn.execute("SELECT pg_notify(%s, %s)", (channel, name))
-                stop.wait(every)
-        finally:
-            for conn in conns:
-                conn.close()
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(5)
 
 
 class LineReader:

@@ -31,7 +31,8 @@ from pgcluster_tui.core.events import (
 from pgcluster_tui.core.monitor import Monitor
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.wiring import new_monitor
-from tests.test_cli import LineReader, beating
+from tests.beating import beating
+from tests.test_cli import LineReader
 from tests.waiting import wait_until
 
 E = TypeVar("E", bound=Event)

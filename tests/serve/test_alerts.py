@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pgcluster_tui.pg.embedded import EmbeddedServer
+from tests.beating import beating
 from tests.serve.support import free_port, get, node_values, series, serving, tool
-from tests.test_cli import beating
 from tests.waiting import wait_until_sync
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

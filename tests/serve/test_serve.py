@@ -9,8 +9,9 @@ import subprocess
 
 import psycopg
 
+from tests.beating import beating
 from tests.serve.support import get, node_values, series, serving, tool
-from tests.test_cli import PASSWORD, UNREACHABLE, assert_one_clean_line, beating, run
+from tests.test_cli import PASSWORD, UNREACHABLE, assert_one_clean_line, run
 from tests.waiting import wait_until_sync
 
 NODES = ["a@10.0.0.1", 'q"uo\\te{x="1"}@h']
