@@ -4,6 +4,7 @@
     python benchmarks/senders.py markers  DSN CHANNEL PREFIX EVERY
     python benchmarks/senders.py distinct DSN CHANNEL KIND BATCH
     python benchmarks/senders.py backlog  DSN CHANNEL FIRST COUNT
+    python benchmarks/senders.py listen   DSN CHANNEL
 
 Every mode connects first, prints `ready`, then waits for a line on stdin:
 
@@ -19,6 +20,9 @@ Every mode connects first, prints `ready`, then waits for a line on stdin:
 - `backlog` (on each `go BEATS`) holds one session per node (COUNT sessions) and has every node
   send BEATS heartbeats, each its own transaction (so none is folded into another), in rounds
   of at most 10 per node, then prints `done <monotonic>`.
+- `listen` (no `go`) LISTENs on CHANNEL and takes every notification with psycopg's
+  `AsyncConnection.notifies()`, doing nothing else, until stdin closes; then prints `heard N`:
+  the floor a Python listener pays for the same traffic.
 
 Timestamps are `time.monotonic()`, which is system-wide (CLOCK_MONOTONIC), so the harness
 compares them with its own.
@@ -26,6 +30,7 @@ compares them with its own.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
@@ -145,6 +150,35 @@ def backlog(dsn: str, channel: str, first: int, count: int) -> None:
         say(f"done {time.monotonic():.6f}")
 
 
+def listen(dsn: str, channel: str) -> None:
+    """Bare psycopg: LISTEN, then take each notification and nothing else until stdin closes."""
+
+    async def run() -> int:
+        heard = 0
+        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        say("ready")
+        loop = asyncio.get_running_loop()
+        closed = asyncio.Event()
+        stdin_done = stdin_closed()
+        threading.Thread(
+            target=lambda: (stdin_done.wait(), loop.call_soon_threadsafe(closed.set)), daemon=True
+        ).start()
+
+        async def take() -> None:
+            nonlocal heard
+            async for _ in conn.notifies():
+                heard += 1
+
+        taking = asyncio.ensure_future(take())
+        await closed.wait()
+        taking.cancel()
+        await conn.close()
+        return heard
+
+    say(f"heard {asyncio.run(run())}")
+
+
 def main() -> None:
     """Dispatch on the mode."""
     mode, dsn, channel, *rest = sys.argv[1:]
@@ -160,6 +194,8 @@ def main() -> None:
     elif mode == "backlog":
         first, count = rest
         backlog(dsn, channel, int(first), int(count))
+    elif mode == "listen":
+        listen(dsn, channel)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -33,7 +33,6 @@ from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.app import PgClusterApp
 from pgcluster_tui.tui.screens.census import CensusScreen
 from pgcluster_tui.tui.screens.details import DetailsScreen
-from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.wiring import new_monitor
 
 CHANNEL = "realtime_cluster"
@@ -176,7 +175,7 @@ async def shoot(server: EmbeddedServer, out: Path, size: tuple[int, int]) -> Non
         app.table.move_cursor(0)
 
         await pilot.press("question_mark")
-        await wait_for(lambda: isinstance(app.screen, HelpScreen), 5, "the help screen")
+        await wait_for(lambda: app.help_panel.display, 5, "the help")
         await pilot.pause()
         save(app, out, "help")
         await pilot.press("escape")

@@ -13,6 +13,7 @@ from textual.actions import ActionParseResult
 from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 
 from pgcluster_tui.core.events import Event, NodeState, iso
@@ -28,8 +29,8 @@ from pgcluster_tui.tui.messages import DoctorReported
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
 from pgcluster_tui.tui.screens.census import CensusScreen, named_database
 from pgcluster_tui.tui.screens.details import DetailsScreen, node_details
-from pgcluster_tui.tui.screens.help import HelpScreen
 from pgcluster_tui.tui.text import cells
+from pgcluster_tui.tui.widgets.help_panel import HelpPanel
 from pgcluster_tui.tui.widgets.status_line import not_connected
 
 __all__ = ["PgClusterApp"]
@@ -253,9 +254,17 @@ class PgClusterApp(Dashboard):
         self.notify(f"Exported {plural(count, 'node')} to {shown}", markup=False)
 
     def action_help(self) -> None:
-        """Show the keys and the states."""
-        join = f"pgcluster-tui --dsn '{self.embedded_dsn}'" if self.embedded_dsn else None
-        self.push_screen(HelpScreen(self.key_help(), self.settings.thresholds(), join))
+        """Show the keys and the states in place of the table, or hide them."""
+        self._show_help(not self.help_panel.display)
+
+    @on(HelpPanel.Closed)
+    def _help_closed(self) -> None:
+        self._show_help(False)
+
+    def _show_help(self, shown: bool) -> None:
+        # Laid over the table, not in its place: the table keeps its size and drawn lines.
+        self.help_panel.display = shown
+        (self.help_panel if shown else self.table).focus()
 
     async def action_quit(self) -> None:
         """Stop the worker and the demo (bounded), then exit."""
@@ -273,6 +282,11 @@ class PgClusterApp(Dashboard):
         return len(rows), write_export(rows, directory, now, header)
 
     # Keys, help and the command palette
+
+    def over_table(self) -> Iterable[Widget]:
+        join = f"pgcluster-tui --dsn '{self.embedded_dsn}'" if self.embedded_dsn else None
+        self.help_panel = HelpPanel(self.key_help(), self.settings.thresholds(), join)
+        return (self.help_panel,)
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys as bound now, description) for every dashboard key."""

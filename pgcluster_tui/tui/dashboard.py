@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
+from textual.containers import Vertical
+from textual.driver import Driver
+from textual.screen import Screen
+from textual.widget import Widget
 
 from pgcluster_tui import runtime
 from pgcluster_tui.core.events import Event, Fact
@@ -20,7 +24,9 @@ from pgcluster_tui.demo import DemoCluster
 from pgcluster_tui.diagnose import Mask
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.tui.alerts import Alerts
+from pgcluster_tui.tui.compositor import BandedScreen
 from pgcluster_tui.tui.doctoring import Doctoring
+from pgcluster_tui.tui.driver import driver_class
 from pgcluster_tui.tui.frames import Frames
 from pgcluster_tui.tui.history import History
 from pgcluster_tui.tui.messages import ChannelClosed, ChannelStopped
@@ -109,14 +115,26 @@ class Dashboard(App[int]):
         """The channel watched, as output may show it: masked when it is the cookie."""
         return self.mask(self.settings.channel)
 
+    def get_driver_class(self) -> type[Driver]:
+        return driver_class(super().get_driver_class())
+
+    def get_default_screen(self) -> Screen[object]:
+        return BandedScreen(id="_default")
+
     # Layout
 
     def compose(self) -> ComposeResult:
         yield self.status_line
         yield self.filter_bar
-        yield self.table
+        with Vertical(id="table-area"):
+            yield self.table
+            yield from self.over_table()
         yield self.events_log
         yield Footer()
+
+    def over_table(self) -> Iterable[Widget]:
+        """Widgets laid over the table when shown (none here)."""
+        return ()
 
     def on_mount(self) -> None:
         if self.settings.keys:

@@ -216,7 +216,7 @@ async def test_a_running_pgcluster_tui_is_counted_on_the_channel_it_watches(
     config = WorkerConfig(conninfo=dsn, channel=channel, node="census@test.host", heartbeat=False)
     async with Harness(config) as h:
         await wait_until(lambda: h.link.connected, timeout=20)
-        ours = {h.link.listener_pid, h.link.sender_pid}
+        listener, ours = h.link.listener_pid, {h.link.listener_pid, h.link.sender_pid}
         activity = await read_activity(dsn)
     census = take_census(
         [s for s in activity.sessions if s.pid in ours], user=activity.user, grant=activity.grant
@@ -224,4 +224,4 @@ async def test_a_running_pgcluster_tui_is_counted_on_the_channel_it_watches(
     # Its last statement is the LISTEN of the channel watched, not of its private probe channel.
     [watched] = census.channels
     assert watched.channel == channel
-    assert [m.session.pid for m in watched.listeners] == [h.link.listener_pid]
+    assert [m.session.pid for m in watched.listeners] == [listener]

@@ -88,7 +88,7 @@ async def test_another_cookie_is_rejected_and_d_works_inside_the_details(tmp_pat
         await wait_until(lambda: rows(app) == [node.name])
         await select(app, node.name)
         await details(app)
-        assert "Doctor not checked" in words(app)
+        await wait_until(lambda: "Doctor not checked" in words(app), what="the unchecked doctor")
         await pilot.press("D")
         await wait_until(lambda: "cookie rejected" in words(app), what="the rejected cookie")
         text = words(app)

@@ -20,7 +20,6 @@ from pgcluster_tui.tui.app import PgClusterApp
 from pgcluster_tui.tui.frames import FRAME_SECONDS
 from pgcluster_tui.tui.keys import COMMANDS_HELP
 from pgcluster_tui.tui.screens.announce import AnnounceScreen
-from pgcluster_tui.tui.screens.help import HelpScreen
 from tests.tui.conftest import (
     NODE,
     SIZE,
@@ -248,9 +247,18 @@ async def test_c_clears_the_log_and_question_mark_shows_help(
         await pilot.press("c")
         assert log_text(app) == ""
         await pilot.press("question_mark")
-        await wait_until(lambda: isinstance(app.screen, HelpScreen))
+        await wait_until(lambda: app.help_panel.display)
+        assert app.focused is app.help_panel
+        await pilot.press("p")
+        assert app.paused, "the dashboard's keys still work under the help"
         await pilot.press("escape")
-        await wait_until(lambda: not isinstance(app.screen, HelpScreen))
+        await wait_until(lambda: not app.help_panel.display)
+        focused: object = app.focused  # (mypy narrowed it to the help above)
+        assert focused is app.table
+        await pilot.press("question_mark")
+        await wait_until(lambda: app.help_panel.display)
+        await pilot.press("question_mark")
+        await wait_until(lambda: not app.help_panel.display)
 
 
 async def test_keys_follow_the_keymap_in_settings(dsn: str, channel: str, tmp_path: Path) -> None:

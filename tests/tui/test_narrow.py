@@ -4,7 +4,6 @@ resize never freezes the event log."""
 from __future__ import annotations
 
 from pgcluster_tui.core.events import Notification
-from pgcluster_tui.tui.screens.help import HelpScreen
 from tests.tui.conftest import rows, shown
 from tests.tui.replay import NOW, make_app
 from tests.waiting import wait_until
@@ -58,9 +57,9 @@ async def test_the_help_screen_fits_80x24_and_scrolls_to_its_end() -> None:
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("question_mark")
-        await wait_until(lambda: isinstance(app.screen, HelpScreen))
+        await wait_until(lambda: app.help_panel.display)
         await pilot.pause()
-        dialog = app.screen.query_one("#help-dialog")
+        dialog = app.help_panel
         assert dialog.region.right <= SMALL[0]
         assert dialog.region.bottom <= SMALL[1]
         assert dialog.max_scroll_y > 0, "the help is longer than 24 lines: it scrolls"
@@ -69,7 +68,7 @@ async def test_the_help_screen_fits_80x24_and_scrolls_to_its_end() -> None:
         await pilot.pause()
         assert any("very probably gone" in line for line in shown(app)), "\n".join(shown(app))
         await pilot.press("escape")
-        await wait_until(lambda: not isinstance(app.screen, HelpScreen))
+        await wait_until(lambda: not app.help_panel.display)
 
 
 async def test_a_resize_never_freezes_the_event_log() -> None:

@@ -75,7 +75,11 @@ def _replaying(
         if press:
             screens = len(app.screen_stack)
             await pilot.press(press)
-            await wait_until(lambda: len(app.screen_stack) > screens and app.screen.is_mounted)
+            # A dialog is a screen of its own; the help is a panel over the table.
+            await wait_until(
+                lambda: app.help_panel.display
+                or (len(app.screen_stack) > screens and app.screen.is_mounted)
+            )
             await _settle(pilot)
 
     return run_before

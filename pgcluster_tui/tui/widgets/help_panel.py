@@ -1,4 +1,7 @@
-"""The help screen: the keys as currently bound, and what each node state means."""
+"""The help panel: the keys as currently bound, and what each node state means.
+
+It takes the table's place in the main screen rather than opening a screen of its own: pushing
+and popping a modal screen restyles and repaints every widget, a visible wait under load."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.message import Message
 from textual.widgets import Static
 
 from pgcluster_tui.core.events import NodeState
@@ -38,8 +41,8 @@ DOCTOR_MARKS = Text(
 )
 
 
-class HelpScreen(ModalScreen[None]):
-    """Keys and states; any of escape, ? or q closes it."""
+class HelpPanel(VerticalScroll):
+    """Keys and states in place of the table; any of escape, ? or q closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close", id="help_close"),
@@ -48,10 +51,15 @@ class HelpScreen(ModalScreen[None]):
     def __init__(
         self, keys: Sequence[tuple[str, str]], thresholds: Thresholds, join: str | None = None
     ) -> None:
-        super().__init__()
+        super().__init__(id="help-dialog")
         self.keys = keys
         self.thresholds = thresholds
         self.join = join
+        self.border_title = "Help"
+        self.border_subtitle = "escape, ? or q closes"
+
+    class Closed(Message):
+        """The user closed the help."""
 
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))
@@ -69,23 +77,17 @@ class HelpScreen(ModalScreen[None]):
             f"beats ({self.thresholds.interval:g}s assumed until then, marked (cfg)). φ is the "
             "phi-accrual suspicion: above 8 a node is very probably gone.",
         )
-        dialog = VerticalScroll(id="help-dialog")
-        dialog.border_title = "Help"
-        dialog.border_subtitle = "escape, ? or q closes"
-        with dialog:
-            yield Static(Text("Keys", style="bold"), classes="help-heading")
-            yield Static(keys)
-            yield Static(
-                Text("Node states", style="bold"), classes="help-heading", id="help-states"
-            )
-            yield Static(states)
-            yield Static(intro, id="help-intro")
-            yield Static(DOCTOR_MARKS, id="help-doctor")
-            if self.join is not None:
-                join = Text("This is a private embedded server. Join it with: ")
-                join.append(cells(self.join), style="bold")
-                yield Static(join, id="help-join")
+        yield Static(Text("Keys", style="bold"), classes="help-heading")
+        yield Static(keys)
+        yield Static(Text("Node states", style="bold"), classes="help-heading", id="help-states")
+        yield Static(states)
+        yield Static(intro, id="help-intro")
+        yield Static(DOCTOR_MARKS, id="help-doctor")
+        if self.join is not None:
+            join = Text("This is a private embedded server. Join it with: ")
+            join.append(cells(self.join), style="bold")
+            yield Static(join, id="help-join")
 
     def action_close(self) -> None:
-        """Close the help screen."""
-        self.dismiss(None)
+        """Close the help."""
+        self.post_message(self.Closed())
