@@ -77,8 +77,10 @@ def _replaying(
             await pilot.press(press)
             # A dialog is a screen of its own; the help is a panel over the table.
             await wait_until(
-                lambda: app.help_panel.display
-                or (len(app.screen_stack) > screens and app.screen.is_mounted)
+                lambda: (
+                    app.help_panel.display
+                    or (len(app.screen_stack) > screens and app.screen.is_mounted)
+                )
             )
             await _settle(pilot)
 
