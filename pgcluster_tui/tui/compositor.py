@@ -31,30 +31,62 @@ def bands(regions: Iterable[Region]) -> list[tuple[int, int]]:
     return merged
 
 
-class BandedCompositor(Compositor):
-    """A compositor whose partial updates render each widget only on the dirty lines."""
+def covered(part: Region, fronts: list[Region]) -> bool:
+    """Whether the regions in front, together, cover every cell of `part`."""
+    if any(front.contains_region(part) for front in fronts):
+        return True
+    for y in range(part.y, part.y + part.height):
+        x, right = part.x, part.x + part.width
+        for start, end in sorted((f.x, f.x + f.width) for f in fronts if f.y <= y < f.y + f.height):
+            if start > x:
+                return False
+            x = max(x, end)
+            if x >= right:
+                break
+        if x < right:
+            return False
+    return True
 
-    _bands: list[tuple[int, int]] | None = None
+
+class BandedCompositor(Compositor):
+    """A compositor whose partial updates render, on the dirty lines only, the widgets that
+    changed there and are not hidden behind a widget in front."""
+
+    _dirty: list[tuple[int, int, list[Region]]] | None = None
 
     def render_partial_update(self) -> ChopsUpdate | None:
-        self._bands = bands(self._dirty_regions)
+        regions = list(self._dirty_regions)
+        # Each region lies in one band: bands are merged from the regions themselves.
+        self._dirty = [
+            (start, end, [r for r in regions if start <= r.y < end])
+            for start, end in bands(regions)
+        ]
         try:
             return super().render_partial_update()
         finally:
-            self._bands = None
+            self._dirty = None
 
     def _get_renders(self, crop: Region | None = None) -> Iterable[Render]:
-        if self._bands is None or crop is None:
+        if self._dirty is None or crop is None:
             yield from super()._get_renders(crop)
             return
+        front: list[list[Region]] = [[] for _ in self._dirty]
         for widget, (region, clip) in self.visible_widgets.items():
             shown = region.intersection(clip)
-            for start, end in self._bands:
+            for band, (start, end, changed) in enumerate(self._dirty):
                 part = shown.intersection(Region(shown.x, start, shown.width, end - start))
-                if part.width and part.height:
-                    # A crop relative to the widget, as Textual renders a widget cut by its clip.
-                    lines = Region(part.x - region.x, part.y - region.y, part.width, part.height)
-                    yield region, part, widget.render_lines(lines)
+                if not (part.width and part.height):
+                    continue
+                # Widgets come front to back, and the first to draw a cell wins it: one behind a
+                # widget already drawn here would be discarded, one beside every change unused.
+                if covered(part, front[band]):
+                    continue
+                front[band].append(part)
+                if not any(part.overlaps(r) for r in changed):
+                    continue
+                # A crop relative to the widget, as Textual renders a widget cut by its clip.
+                lines = Region(part.x - region.x, part.y - region.y, part.width, part.height)
+                yield region, part, widget.render_lines(lines)
 
 
 def supported() -> bool:

@@ -10,7 +10,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -200,8 +200,10 @@ class NodeTable(ScrollView, can_focus=True):
             rows[name] = row
         self._rows = rows
         if changed:
-            # One region for the span: cheaper for the compositor than a region per line.
-            self.refresh_lines(top + changed[0] + 1, changed[-1] - changed[0] + 1)
+            # One region for the span, and only the rows: not the scroll bar beside them.
+            first, count = top + changed[0] + 1, changed[-1] - changed[0] + 1
+            width = self.scrollable_content_region.width
+            self.refresh(Region(0, first - round(self.scroll_offset.y), width, count))
 
     def _fit_columns(self) -> None:
         """Size Node and Sender to the rows; redraw every row if a width changed."""
