@@ -3,7 +3,8 @@
 Textual 8 renders a partial update by cropping to the box around every dirty region and
 rendering every widget that box touches, each in full when it is fully visible: a changed
 status line at the top and a new log line at the bottom re-render the whole table between them.
-Here each run of dirty lines is rendered on its own, every widget cropped to it.
+Here each run of dirty lines is rendered on its own, every widget cropped to it, and a widget
+behind others there (the screen under the table) or beside every change is not rendered.
 """
 
 from __future__ import annotations
