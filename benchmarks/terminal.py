@@ -510,6 +510,9 @@ class Dashboard(Terminal):
                 return y, match.group(1) if match else ""
         return None
 
+    def cursor_shown(self) -> bool:
+        return self.cursor() is not None
+
     def help_open(self) -> bool:
         return any(self.help_text in line for line in self.text)
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, Self
 
 from pgcluster_tui.core.events import (
     BackendsChecked,
@@ -31,18 +31,6 @@ TICK_SECONDS = 1.0
 
 STALL_SECONDS = 3.0
 """A tick this much later than due means our own process stood still: an outage of ours."""
-
-
-@runtime_checkable
-class PolledBatches(Protocol):
-    """Batches a consumer can poll, then wait for without a task per batch (the worker's)."""
-
-    def take_nowait(self) -> list[Fact] | None:
-        """The next batch, or None if none is ready; StopAsyncIteration once all are out."""
-        ...
-
-    async def wait(self, timeout: float) -> None:
-        """Return once take_nowait may have something, or after `timeout` seconds."""
 
 
 class FactSource(Protocol):
@@ -114,7 +102,6 @@ class Monitor:
         self._repeats: list[Event] = []
         self._batches: AsyncIterator[list[Fact]] | None = None
         self._pending: asyncio.Future[list[Fact]] | None = None
-        self._polled: PolledBatches | None = None
         self._next_tick: float | None = None
         self._retry_is_repeat = False
 
@@ -153,20 +140,30 @@ class Monitor:
         """
         self.start()
         if self._batches is None:
-            batches = self._batches = self.source.batches()
-            self._polled = batches if isinstance(batches, PolledBatches) else None
+            self._batches = self.source.batches()
         if self._next_tick is None:
             self._next_tick = self._monotonic() + self._tick_seconds
         while True:
+            if self._pending is None:
+                self._pending = asyncio.ensure_future(anext(self._batches))
+                # Its end may come when nobody reads any more (a source stopped directly).
+                self._pending.add_done_callback(_retrieve)
+            pending = self._pending
             now = self._monotonic()
             if until is not None and now >= until:
                 return
             wait = self._next_tick - now if until is None else min(self._next_tick, until) - now
-            try:
-                batch = await self._next_batch(max(0.0, wait))
-            except StopAsyncIteration:
-                return
-            events = [] if batch is None else self.apply(batch)
+            done, _ = await asyncio.wait({pending}, timeout=max(0.0, wait))
+            events: list[Event] = []
+            if done:
+                self._pending = None
+                if pending.cancelled():  # stopped while we waited
+                    return
+                try:
+                    batch = pending.result()
+                except StopAsyncIteration:
+                    return
+                events = self.apply(batch)
             ticked = self._monotonic() >= self._next_tick
             if ticked:
                 events.extend(self.tick())
@@ -174,30 +171,6 @@ class Monitor:
             repeats, self._repeats = self._repeats, []
             if events or ticked or repeats:
                 yield Update(events, ticked, repeats)
-
-    async def _next_batch(self, wait: float) -> list[Fact] | None:
-        """The next batch, or None after `wait` seconds; StopAsyncIteration when they end."""
-        if (polled := self._polled) is not None:
-            # A heartbeat wakes one future here, not a task, its wait and a timer per batch.
-            batch = polled.take_nowait()
-            if batch is None:
-                await polled.wait(wait)
-                batch = polled.take_nowait()
-            return batch
-        batches = self._batches
-        assert batches is not None
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(anext(batches))
-            # Its end may come when nobody reads any more (a source stopped directly).
-            self._pending.add_done_callback(_retrieve)
-        pending = self._pending
-        done, _ = await asyncio.wait({pending}, timeout=wait)
-        if not done:
-            return None
-        self._pending = None
-        if pending.cancelled():  # stopped while we waited
-            raise StopAsyncIteration
-        return pending.result()
 
     # Facts and time
 
