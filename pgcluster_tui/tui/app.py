@@ -254,7 +254,7 @@ class PgClusterApp(Dashboard):
         self.notify(f"Exported {plural(count, 'node')} to {shown}", markup=False)
 
     def action_help(self) -> None:
-        """Show the keys and the states in place of the table, or hide them."""
+        """Show the keys and the states over the table, or hide them."""
         self._show_help(not self.help_panel.display)
 
     @on(HelpPanel.Closed)

@@ -1,7 +1,7 @@
 """The help panel: the keys as currently bound, and what each node state means.
 
-It takes the table's place in the main screen rather than opening a screen of its own: pushing
-and popping a modal screen restyles and repaints every widget, a visible wait under load."""
+It lies over the table in the main screen rather than opening a screen of its own: pushing and
+popping a modal screen restyles and repaints every widget, a visible wait under load."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ DOCTOR_MARKS = Text(
 
 
 class HelpPanel(VerticalScroll):
-    """Keys and states in place of the table; any of escape, ? or q closes it."""
+    """Keys and states over the table; any of escape, ? or q closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close", id="help_close"),
