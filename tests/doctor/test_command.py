@@ -7,14 +7,13 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from tests.beating import beating
 from tests.doctor.nodes import ErlangNode, erlang_node, needs_erlang
 
 pytestmark = [needs_erlang, pytest.mark.timeout(60)]
@@ -87,30 +86,10 @@ def test_without_names_or_a_database_there_is_nothing_to_check() -> None:
     assert "name the nodes" in one_error_line(run("doctor"))
 
 
-@contextmanager
-def beating(dsn: str, channel: str, name: str) -> Iterator[None]:
-    """Send `name` on the channel every 0.2 s from a session of its own."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            while not stop.is_set():
-                conn.execute("SELECT pg_notify(%s, %s)", (channel, name))
-                stop.wait(0.2)
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(5)
-
-
 async def test_without_names_it_checks_the_nodes_heard_on_the_channel(
     node: ErlangNode, dsn: str, channel: str
 ) -> None:
-    with beating(dsn, channel, node.name):
+    with beating(dsn, channel, [node.name], every=0.2):
         result = run(
             "doctor", "--dsn", dsn, "--channel", channel, "--wait", "1", "--cookie", COOKIE
         )
