@@ -18,11 +18,13 @@ import termios
 import threading
 import time
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from pgcluster_tui.core.protocol import is_long_name
 from pgcluster_tui.pg.embedded import EmbeddedServer
@@ -331,12 +333,13 @@ def own_app_name() -> str:
     return f"pgcluster-tui-test-{os.getpid()}-{time.monotonic_ns()}"
 
 
-def started_listening(conn: psycopg.Connection[Any], app_name: str) -> bool:
-    """Whether our subprocess's listener session has run its LISTEN."""
+def started_listening(conn: psycopg.Connection[Any], app_name: str, channel: str) -> bool:
+    """Whether our subprocess's listener session has run its LISTEN of `channel` (it LISTENs on
+    its private probe channel first, so any LISTEN would be too early)."""
+    listen = sql.SQL("LISTEN {}").format(sql.Identifier(channel)).as_string(conn)
     row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE application_name = %s AND query LIKE 'LISTEN %%'",
-        (f"{app_name} listener",),
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND query = %s",
+        (f"{app_name} listener", listen),
     ).fetchone()
     return row is not None and row[0] > 0
 
@@ -359,7 +362,8 @@ def test_check_max_age_counts_only_fresh_nodes(dsn: str, channel: str) -> None:
     args = ("--expect", "1", "--max-age", "0.5", "--wait", "2.5", "--json")
     with psycopg.connect(dsn, autocommit=True) as conn:
         process, app_name = check_in_background(dsn, channel, *args)
-        wait_until_sync(lambda: started_listening(conn, app_name), what="the check to connect")
+        listening = partial(started_listening, conn, app_name, channel)
+        wait_until_sync(listening, what="the check to connect")
         # Beat twice early from one live session, then keep silent: older than 0.5 s at the end.
         conn.execute("SELECT pg_notify(%s, 'a@10.0.0.1')", (channel,))
         conn.execute("SELECT pg_notify(%s, 'a@10.0.0.1')", (channel,))
@@ -376,7 +380,8 @@ def test_check_max_age_counts_only_fresh_nodes(dsn: str, channel: str) -> None:
 def test_check_ignores_names_heard_once_or_from_sessions_that_ended(dsn: str, channel: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         process, app_name = check_in_background(dsn, channel, "--expect", "3", "--wait", "2")
-        wait_until_sync(lambda: started_listening(conn, app_name), what="the check to connect")
+        listening = partial(started_listening, conn, app_name, channel)
+        wait_until_sync(listening, what="the check to connect")
         for name in ("x@10.0.0.1", "y@10.0.0.2", "z@10.0.0.3"):  # three one-shot NOTIFYs
             with psycopg.connect(dsn, autocommit=True) as once:
                 once.execute("SELECT pg_notify(%s, %s)", (channel, name))
