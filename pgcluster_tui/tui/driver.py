@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
+import threading
 from codecs import getincrementaldecoder
+from typing import Any
 
 from textual import constants
 from textual.driver import Driver
 
-ESCAPE_SECONDS = 0.05
+ESCAPE_SECONDS = 0.02
 """How long a lone ESC waits for the rest of a sequence, unless ESCDELAY (ms) says otherwise.
 
-Terminals write a key's whole sequence at once, so 50 ms (Neovim's default) tells an Escape from
-an arrow even over SSH; Textual waits 100 ms, then up to 100 ms more for its next poll."""
-POLL_SECONDS = 0.1
-"""How often the input thread looks at its exit flag when no key is pending (as Textual's)."""
+Terminals write a key's whole sequence at once, so 20 ms (tmux waits 10, Neovim 50) tells an
+Escape from an arrow even over SSH; Textual waits 100 ms, then up to 100 ms more for its next
+poll. Terminals with the kitty keyboard protocol, which Textual turns on, send no lone ESC."""
 
 try:
     from textual._loop import loop_last
@@ -27,11 +29,32 @@ except ImportError:  # another Textual, or Windows: its own driver, unchanged
     LinuxDriver = None  # type: ignore[assignment,misc]
 
 
-def input_wait(pending_until: float | None, now: float) -> float:
-    """How long the input thread may wait for bytes: until a pending ESC is due, else a poll."""
+def input_wait(pending_until: float | None, now: float) -> float | None:
+    """How long the input thread may wait for bytes: until a pending ESC is due, else for ever."""
     if pending_until is None:
-        return POLL_SECONDS
-    return min(POLL_SECONDS, max(0.0, pending_until - now))
+        return None
+    return max(0.0, pending_until - now)
+
+
+class WakingEvent(threading.Event):
+    """The input thread's exit flag: setting it also wakes the thread's wait, so none polls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wake_fd: int | None = None
+        self._lock = threading.Lock()
+
+    def wake_through(self, fd: int | None) -> None:
+        """Write a byte to `fd` on each set (None: no more)."""
+        with self._lock:
+            self._wake_fd = fd
+
+    def set(self) -> None:
+        super().set()
+        with self._lock:
+            if self._wake_fd is not None:
+                with contextlib.suppress(OSError):  # full: the thread is awake anyway
+                    os.write(self._wake_fd, b"x")
 
 
 def driver_class(default: type[Driver]) -> type[Driver]:
@@ -52,16 +75,28 @@ def _parser_as_expected() -> bool:
 if LinuxDriver is not None:
 
     class PromptEscapeDriver(LinuxDriver):
-        """LinuxDriver whose input thread wakes when a pending ESC is due (Textual polls 0.1 s)."""
+        """LinuxDriver whose input thread wakes when a pending ESC is due or it must stop, and
+        otherwise sleeps until a key comes (Textual's polls every 0.1 s)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.exit_event = WakingEvent()
 
         def run_input_thread(self) -> None:
             """Textual's input loop, with the wait bounded by the parser's pending timeout."""
+            wake_read, wake_write = os.pipe()
+            os.set_blocking(wake_write, False)
+            exit_event = self.exit_event
+            assert isinstance(exit_event, WakingEvent)
+            exit_event.wake_through(wake_write)
             selector = selectors.SelectSelector()
             selector.register(self.fileno, selectors.EVENT_READ)
+            selector.register(wake_read, selectors.EVENT_READ)
             parser = XTermParser(self._debug)
             decode = getincrementaldecoder("utf-8")().decode
 
             def process(events: list[tuple[selectors.SelectorKey, int]], final: bool) -> None:
+                events = [(key, mask) for key, mask in events if key.fd == self.fileno]
                 for last, (_key, mask) in loop_last(events):
                     if mask & selectors.EVENT_READ:
                         data = decode(os.read(self.fileno, 4096), final=final and last)
@@ -73,13 +108,15 @@ if LinuxDriver is not None:
                     self.process_message(event)
 
             try:
-                while not self.exit_event.is_set():
+                while not exit_event.is_set():
                     wait = input_wait(parser._timeout_time, get_time())
                     process(selector.select(wait), final=False)
-                selector.unregister(self.fileno)
-                process(selector.select(POLL_SECONDS), final=True)
+                process([], final=True)  # Textual's own: a wait on nothing, then the last flush
             finally:
+                exit_event.wake_through(None)
                 selector.close()
+                os.close(wake_read)
+                os.close(wake_write)
                 try:
                     for _event in parser.feed(""):
                         pass

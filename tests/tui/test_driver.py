@@ -17,7 +17,7 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.drivers.linux_driver import LinuxDriver
 
 from pgcluster_tui.tui import driver
-from pgcluster_tui.tui.driver import POLL_SECONDS, PromptEscapeDriver, driver_class, input_wait
+from pgcluster_tui.tui.driver import PromptEscapeDriver, driver_class, input_wait
 
 KEYS_APP = textwrap.dedent(
     """
@@ -31,6 +31,7 @@ KEYS_APP = textwrap.dedent(
 
         def on_mount(self):
             print("driver", type(self._driver).__name__, file=OUT, flush=True)
+            print("input", self._driver._key_thread.native_id, file=OUT, flush=True)
 
         def on_key(self, event):
             print("key", event.key, file=OUT, flush=True)
@@ -44,10 +45,10 @@ KEYS_APP = textwrap.dedent(
 
 
 def test_the_wait_ends_when_a_pending_escape_is_due() -> None:
-    assert input_wait(None, 100.0) == POLL_SECONDS
+    assert input_wait(None, 100.0) is None, "no key pending: sleep until one comes"
     assert input_wait(100.03, 100.0) == pytest.approx(0.03)
     assert input_wait(99.0, 100.0) == 0.0
-    assert input_wait(105.0, 100.0) == POLL_SECONDS
+    assert input_wait(105.0, 100.0) == pytest.approx(5.0)
 
 
 def test_only_textuals_linux_driver_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +78,33 @@ def read_until(fd: int, out: Path, wanted: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"no {wanted!r} in {out.read_text() if out.exists() else ''!r}")
 
 
+def context_switches(status: Path) -> int:
+    """A thread's voluntary context switches: each time it slept and was woken."""
+    for line in status.read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no context switches in {status}")
+
+
+def wait_out(fd: int, seconds: float) -> None:
+    """Drain the terminal for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            with contextlib.suppress(OSError):
+                os.read(fd, 65536)
+
+
+def exited(pid: int, fd: int, timeout: float) -> bool:
+    """Whether the child exits within `timeout`, its terminal drained meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+        wait_out(fd, 0.05)
+    return False
+
+
 def test_a_real_terminal_gets_escape_arrows_and_letters(tmp_path: Path) -> None:
     script, out = tmp_path / "keys.py", tmp_path / "keys.txt"
     script.write_text(KEYS_APP)
@@ -87,6 +115,12 @@ def test_a_real_terminal_gets_escape_arrows_and_letters(tmp_path: Path) -> None:
         os.execve(sys.executable, [sys.executable, str(script), str(out)], env)
     try:
         read_until(fd, out, "driver PromptEscapeDriver")
+        tid = read_until(fd, out, "input ").split("input ")[1].split()[0]
+        woken = Path(f"/proc/{pid}/task/{tid}/status")
+        before, started = context_switches(woken), time.monotonic()
+        wait_out(fd, 1.0)  # a window to count in: nothing is waited for
+        per_second = (context_switches(woken) - before) / (time.monotonic() - started)
+        assert per_second < 3, f"the idle input thread woke {per_second:.1f} times a second"
         os.write(fd, b"\x1b")
         read_until(fd, out, "key escape")
         os.write(fd, b"\x1b[B")
@@ -95,9 +129,11 @@ def test_a_real_terminal_gets_escape_arrows_and_letters(tmp_path: Path) -> None:
         read_until(fd, out, "key s")
         os.write(fd, b"q")
         text = read_until(fd, out, "key q")
-        assert text.splitlines()[1:] == ["key escape", "key down", "key s", "key q"]
+        assert text.splitlines()[2:] == ["key escape", "key down", "key s", "key q"]
+        assert exited(pid, fd, timeout=10), "the input thread was not woken to stop"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
-        os.waitpid(pid, 0)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
         os.close(fd)
