@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from pgcluster_tui.core.events import (
     BackendsChecked,
@@ -31,6 +31,18 @@ TICK_SECONDS = 1.0
 
 STALL_SECONDS = 3.0
 """A tick this much later than due means our own process stood still: an outage of ours."""
+
+
+@runtime_checkable
+class PolledBatches(Protocol):
+    """Batches a consumer polls, then is woken for: no task, wait or timer per batch."""
+
+    def take_nowait(self) -> list[Fact] | None:
+        """The next batch, None if none is ready; StopAsyncIteration once all are out."""
+        ...
+
+    def wake(self, waiter: asyncio.Future[None]) -> None:
+        """Resolve `waiter` once take_nowait may have a batch."""
 
 
 class FactSource(Protocol):
@@ -104,6 +116,8 @@ class Monitor:
         self._pending: asyncio.Future[list[Fact]] | None = None
         self._next_tick: float | None = None
         self._retry_is_repeat = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._alarm: tuple[asyncio.TimerHandle, float] | None = None
 
     # Life cycle
 
@@ -143,27 +157,20 @@ class Monitor:
             self._batches = self.source.batches()
         if self._next_tick is None:
             self._next_tick = self._monotonic() + self._tick_seconds
+        polled = self._batches if isinstance(self._batches, PolledBatches) else None
         while True:
-            if self._pending is None:
-                self._pending = asyncio.ensure_future(anext(self._batches))
-                # Its end may come when nobody reads any more (a source stopped directly).
-                self._pending.add_done_callback(_retrieve)
-            pending = self._pending
             now = self._monotonic()
             if until is not None and now >= until:
                 return
-            wait = self._next_tick - now if until is None else min(self._next_tick, until) - now
-            done, _ = await asyncio.wait({pending}, timeout=max(0.0, wait))
-            events: list[Event] = []
-            if done:
-                self._pending = None
-                if pending.cancelled():  # stopped while we waited
-                    return
-                try:
-                    batch = pending.result()
-                except StopAsyncIteration:
-                    return
-                events = self.apply(batch)
+            due = self._next_tick if until is None else min(self._next_tick, until)
+            try:
+                if polled is not None:
+                    batch = await self._poll(polled, due, now)
+                else:
+                    batch = await self._next_batch(max(0.0, due - now))
+            except StopAsyncIteration:
+                return
+            events = [] if batch is None else self.apply(batch)
             ticked = self._monotonic() >= self._next_tick
             if ticked:
                 events.extend(self.tick())
@@ -171,6 +178,50 @@ class Monitor:
             repeats, self._repeats = self._repeats, []
             if events or ticked or repeats:
                 yield Update(events, ticked, repeats)
+
+    async def _poll(self, polled: PolledBatches, due: float, now: float) -> list[Fact] | None:
+        """The next batch, or None once monotonic `due` has come; StopAsyncIteration at the end."""
+        batch = polled.take_nowait()
+        if batch is not None or due <= now:
+            return batch
+        # A heartbeat wakes this one future; the alarm for `due` is set once, not per batch.
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        self._arm(due, now)
+        polled.wake(waiter)
+        await waiter
+        return polled.take_nowait()
+
+    def _arm(self, due: float, now: float) -> None:
+        if self._alarm is not None:
+            handle, at = self._alarm
+            if at == due and not handle.cancelled():
+                return
+            handle.cancel()
+        handle = asyncio.get_running_loop().call_later(due - now, self._ring)
+        self._alarm = (handle, due)
+
+    def _ring(self) -> None:
+        self._alarm = None
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _next_batch(self, wait: float) -> list[Fact] | None:
+        """The next batch of an unpolled source, or None after `wait` seconds."""
+        batches = self._batches
+        assert batches is not None
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(anext(batches))
+            # Its end may come when nobody reads any more (a source stopped directly).
+            self._pending.add_done_callback(_retrieve)
+        pending = self._pending
+        done, _ = await asyncio.wait({pending}, timeout=wait)
+        if not done:
+            return None
+        self._pending = None
+        if pending.cancelled():  # stopped while we waited
+            raise StopAsyncIteration
+        return pending.result()
 
     # Facts and time
 

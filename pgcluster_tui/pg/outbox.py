@@ -21,16 +21,24 @@ class Outbox:
         self, clock: Callable[[], float], saw_senders: Callable[[Iterable[int]], None]
     ) -> None:
         self.ready = asyncio.Event()
-        self.unread = Unread(clock, self.ready.set)
+        self.unread = Unread(clock, self.signal)
         self._clock = clock
         self._saw_senders = saw_senders
         self._pending: list[Fact] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def signal(self) -> None:
+        """Something may be ready, or the source ended: wake whoever waits."""
+        self.ready.set()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def emit(self, fact: Fact) -> None:
         """Queue a fact after everything read so far."""
         self._flush()
         self._pending.append(fact)
-        self.ready.set()
+        self.signal()
 
     def _flush(self) -> None:
         # Notifications go out as one Heard chunk, ahead of any later event, to keep order.
@@ -54,15 +62,46 @@ class Outbox:
 
 
 class Batches:
-    """An async iterator of batches; a cancelled wait for the next one loses nothing."""
+    """An async iterator of batches; a cancelled wait for the next one loses nothing.
+
+    A consumer may also poll (`take_nowait`) and be woken (`wake`): no task per batch.
+    """
 
     def __init__(self, outbox: Outbox, finished: Callable[[], bool]) -> None:
         self._outbox = outbox
         self._finished = finished
         self._coalesce = False
+        self._held_until: float | None = None
 
     def __aiter__(self) -> Self:
         return self
+
+    def take_nowait(self) -> list[Fact] | None:
+        """The next batch, None if none is ready; StopAsyncIteration once all were handed out."""
+        if self._held_until is not None:
+            if asyncio.get_running_loop().time() < self._held_until:
+                return None
+            self._held_until = None
+        batch = self._outbox._take()
+        if not batch:
+            if self._finished():
+                raise StopAsyncIteration
+            return None
+        if sum(f.total for f in batch if type(f) is Heard) >= COALESCE_FROM:
+            # A flood: let the next chunk grow, so repeats are counted rather than replayed.
+            self._held_until = asyncio.get_running_loop().time() + COALESCE_SECONDS
+        return batch
+
+    def wake(self, waiter: asyncio.Future[None]) -> None:
+        """Resolve `waiter` once take_nowait may have a batch (a fact, the end, a held chunk)."""
+        if self._held_until is not None:
+            asyncio.get_running_loop().call_at(self._held_until, _resolve, waiter)
+            return
+        outbox = self._outbox
+        if outbox._pending or outbox.unread.items or self._finished():
+            _resolve(waiter)
+        else:
+            outbox._waiter = waiter
 
     async def __anext__(self) -> list[Fact]:
         outbox = self._outbox
@@ -77,3 +116,8 @@ class Batches:
             await outbox.ready.wait()
         self._coalesce = sum(f.total for f in batch if type(f) is Heard) >= COALESCE_FROM
         return batch
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -91,12 +91,12 @@ class ChannelWorker:
         if self._supervisor is None:
             self._supervisor = asyncio.create_task(self._supervise(), name="pgcluster-worker")
             # Wake batches() when the supervisor ends, or it would wait forever for more.
-            self._supervisor.add_done_callback(lambda _: self._outbox.ready.set())
+            self._supervisor.add_done_callback(lambda _: self._outbox.signal())
 
     async def stop(self, grace: float = 1.5) -> None:
         """Stop cooperatively; never waits longer than about `grace` seconds."""
         self._stop.set()
-        self._outbox.ready.set()
+        self._outbox.signal()
         task = self._supervisor
         if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=grace)
