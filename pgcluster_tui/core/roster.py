@@ -154,11 +154,13 @@ class Roster:
     def view(self, name: str, now: float) -> NodeView:
         """Snapshot one node."""
         node = self._nodes[name]
-        age = self.age(name, now)
+        age = max(0.0, self._reference(now) - node.age_from)
         interval = self._interval(node)
         jitter = node.gap_deviation if node.gaps >= 2 else 0.0
         t = self.thresholds
-        live = node.live_pids(now, t.worse_after(NodeState.LATE, interval))
+        # worse_after() of alive, late and suspect, inline: a scrape views every node.
+        late_after, suspect_after = t.late * interval, t.suspect * interval
+        live = node.live_pids(now, suspect_after)
         if node.pending is not None:
             # Most likely replaced: listed again if the server or a beat says it lives on.
             live = tuple(pid for pid in live if pid != node.pending)
@@ -178,9 +180,9 @@ class Roster:
             phi=phi(age, interval, jitter),
             pids=live or tuple(pid for pid in (node.pid,) if pid in node.pid_last),
             duplicate=node.duplicate,
-            late_after=t.worse_after(NodeState.ALIVE, interval),
-            suspect_after=t.worse_after(NodeState.LATE, interval),
-            stale_after=t.worse_after(NodeState.SUSPECT, interval),
+            late_after=late_after,
+            suspect_after=suspect_after,
+            stale_after=t.stale * interval,
             sessions=node.sessions,
             churning=node.churning_now(),
             claimed_by_other=node.own_name and any(pid in claims for pid in live),

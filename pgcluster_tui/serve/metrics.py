@@ -1,8 +1,10 @@
 """The Prometheus exposition of a Monitor: a snapshot read on the loop, metric families from it.
 
-Every byte of the exposition is written by prometheus_client (`generate_latest`), label values
-included: nothing here escapes by hand. Node names are label values only, and only names the
-model tracks (validated, bounded by max_nodes): junk never reaches a label.
+Every byte of the exposition is written by prometheus_client, label values included: nothing
+here escapes by hand. A per-node sample line is the text `generate_latest` wrote for that node
+up to the value, kept while the node is, then the value by the library's `floatToGoString`.
+Node names are label values only, and only names the model tracks (validated, bounded by
+max_nodes): junk never reaches a label.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,6 +24,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString as _float_to_go
 
 from pgcluster_tui import __version__
 from pgcluster_tui.core.events import NodeState
@@ -306,6 +309,52 @@ class _Families:
         return self._families
 
 
+go_float: Callable[[float], str] = _float_to_go
+"""The library's own value formatting (untyped there)."""
+
+
+class NodeLines:
+    """A per-node family's text: each node's line up to its value, as generate_latest wrote it
+    once for that node, then the value; a family with anything else goes to generate_latest."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, bytes] = {}
+        self._prefixes: dict[str, dict[str, str]] = {}
+
+    def render(self, family: Metric) -> bytes:
+        """The family's text, byte for byte what generate_latest writes for it."""
+        samples = family.samples
+        plain = (s.timestamp is None and s.exemplar is None and len(s.labels) == 1 for s in samples)
+        if not all(plain):
+            return generate_latest(_Families([family]))  # not one of ours: the library's way
+        name = family.name
+        prefixes = self._prefixes.setdefault(name, {})
+        if len(prefixes) > 2 * len(samples):  # nodes gone: keep only the ones still here
+            prefixes = self._prefixes[name] = {
+                s.labels["node"]: prefixes[s.labels["node"]]
+                for s in samples
+                if s.labels["node"] in prefixes
+            }
+        new = [s for s in samples if s.labels["node"] not in prefixes]
+        if new or name not in self._heads:
+            self._learn(family, new, prefixes)
+        lines = [prefixes[s.labels["node"]] + go_float(s.value) for s in samples]
+        lines.append("")
+        return self._heads[name] + "\n".join(lines).encode() if samples else self._heads[name]
+
+    def _learn(self, family: Metric, samples: list[Sample], prefixes: dict[str, str]) -> None:
+        # The library writes these nodes' lines once (values zero); each line up to its value
+        # is kept. A value never holds a space, so the line's last space ends the prefix.
+        probe = Metric(family.name, family.documentation, family.type)
+        probe.samples = [s._replace(value=0) for s in samples]
+        text = generate_latest(_Families([probe])).decode()
+        lines = text.split("\n")
+        head = lines[:2]
+        self._heads[family.name] = ("\n".join(head) + "\n").encode()
+        for sample, line in zip(samples, lines[2:-1], strict=True):
+            prefixes[sample.labels["node"]] = line[: line.rindex(" ") + 1]
+
+
 class Exposition:
     """The registry's text exposition, a family formatted again only when it is a new object.
 
@@ -319,6 +368,7 @@ class Exposition:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._last: dict[str, tuple[weakref.ref[Metric], bytes]] = {}
+        self._node_lines = NodeLines()
 
     def render(self, snapshot: Snapshot) -> bytes:
         """The exposition of one snapshot (safe off the loop: it reads only the snapshot).
@@ -333,6 +383,8 @@ class Exposition:
                 cached = self._last.get(family.name)
                 if cached is not None and cached[0]() is family:
                     text = cached[1]
+                elif family.name in NODE_FAMILIES:
+                    text = self._node_lines.render(family)
                 else:
                     text = generate_latest(_Families([family]))
                 kept[family.name] = (weakref.ref(family), text)

@@ -198,11 +198,20 @@ async def test_the_exposition_is_byte_for_byte_what_generate_latest_writes() -> 
     clock = Clock()
     monitor = new_monitor(clock)
     exposition = Exposition()
+    odd = ['q"uote@h', "back\\slash@h", "ünïcode@höst", "n{brace}@h", "a@h"]
     beat(monitor, clock, "a@h", "b@h")
-    for step in range(6):
+    for step in range(10):
         clock.now += 1
         if step % 2:
             beat(monitor, clock, "a@h")
+        if step == 3:
+            beat(monitor, clock, *odd)  # names the labels must escape, joining between scrapes
+        if step == 6:
+            for name in odd[:3]:
+                monitor.forget(name)
+        if step == 8:
+            for name in monitor.model.names():
+                monitor.forget(name)  # no node at all: the families' headers alone
         monitor.tick()
         snapshot = await read(monitor, channel=None)
         rendered = exposition.render(snapshot)
