@@ -109,15 +109,29 @@ def junk_reason(payload: str) -> JunkReason | None:
         return JunkReason.EMPTY
     if len(payload) > MAX_NODE_NAME_CHARS:
         return JunkReason.TOO_LONG
+    if payload.isascii():
+        # The same verdict without a regex: in ASCII the control set is what isprintable()
+        # refuses, and every whitespace but the space is a control character.
+        if not payload.isprintable():
+            return JunkReason.CONTROL
+        return _parts_reason(payload, " " in payload)
+    return _general_reason(payload)
+
+
+def _general_reason(payload: str) -> JunkReason | None:
     suspicious = _CONTROL_OR_SPACE.search(payload) is not None
     if suspicious and _CONTROL.search(payload):
         return JunkReason.CONTROL
+    return _parts_reason(payload, suspicious)
+
+
+def _parts_reason(payload: str, spaced: bool) -> JunkReason | None:
     name, at, host = payload.partition("@")
     if not at:
         return JunkReason.NO_AT
     if not name or not host:
         return JunkReason.EMPTY_PART
-    if suspicious:
+    if spaced:
         return JunkReason.WHITESPACE
     return None
 

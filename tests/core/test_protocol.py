@@ -15,8 +15,10 @@ from pgcluster_tui.core.protocol import (
     JunkReason,
     NodeName,
     ProtocolError,
+    _general_reason,
     channel_from_cookie,
     classify,
+    junk_reason,
     notify_statement,
     validate_channel,
     validate_node_name,
@@ -219,3 +221,20 @@ def test_notify_statement_keeps_case_and_leading_digits() -> None:
 
 def test_notify_statement_doubles_quotes() -> None:
     assert notify_statement('we"ird', "o'brien@h") == "NOTIFY \"we\"\"ird\", 'o''brien@h'"
+
+
+ASCII_TEMPLATES = ("a{}@h", "{}a@h", "a@h{}", "a@{}", "{}@h", "ab{}", "{}", "a{}b@h{}")
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in range(128)])
+def test_the_ascii_verdict_is_the_general_one(char: str) -> None:
+    # ASCII payloads skip the regexes: each character, anywhere, must get the same verdict.
+    for template in ASCII_TEMPLATES:
+        payload = template.format(char, char)
+        assert junk_reason(payload) is _general_reason(payload), repr(payload)
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), min_size=1, max_size=40))
+def test_any_ascii_verdict_is_the_general_one(payload: str) -> None:
+    assert junk_reason(payload) is _general_reason(payload)
