@@ -9,7 +9,9 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
 from pgcluster_tui.core.events import (
     BackendsChecked,
@@ -85,8 +87,12 @@ def not_connected(link: LinkState) -> str:
     return f"{why}."
 
 
-class StatusLine(Static):
-    """Two lines at the top: where we are connected and how the channel is doing."""
+class StatusLine(Widget):
+    """Two lines at the top: where we are connected and how the channel is doing.
+
+    A Line API widget: each line is cut to the width once per change, and only a line that
+    changed is redrawn (the countdown at each tick, the counts as nodes come and go).
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "status-line--ok",
@@ -103,14 +109,54 @@ class StatusLine(Static):
 
     _shown: Text | None = None
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Text] = []
+        self._strips: list[Strip] = []
+        self._cut_width = -1
+
     def show(self, status: Status) -> None:
-        """Redraw from a status snapshot, only when it changed."""
+        """Redraw from a status snapshot: only the lines that changed."""
         text = self.render_status(status)
         if text == self._shown:
             return
         self._shown = text
-        # The line's height is fixed in the stylesheet, so no layout pass is needed.
-        self.update(text, layout=False)
+        lines = list(text.split("\n"))
+        changed = [
+            y
+            for y in range(max(len(lines), len(self._lines)))
+            if y >= len(lines) or y >= len(self._lines) or lines[y] != self._lines[y]
+        ]
+        self._lines, self._cut_width = lines, -1
+        # The height is fixed in the stylesheet, so no layout pass is needed.
+        for y in changed:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def render(self) -> Text:
+        """The two lines as text (what the widget shows, uncut)."""
+        return self._shown if self._shown is not None else Text()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        if width != self._cut_width:
+            self._strips, self._cut_width = [self._cut(line, width) for line in self._lines], width
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cut_width = -1  # the base style may have changed (a theme)
+
+    def _cut(self, line: Text, width: int) -> Strip:
+        base = self.rich_style
+        line = line.copy()
+        line.truncate(width, overflow="ellipsis")
+        return (
+            Strip(line.render(self.app.console, end=""))
+            .apply_style(base)
+            .crop_extend(0, width, base)
+        )
 
     def render_status(self, s: Status) -> Text:
         """Build the two lines; every outside string goes in literally."""
