@@ -510,7 +510,7 @@ def scrape_cost() -> dict[str, float]:
     from pgcluster_tui.core.membership import Membership, Thresholds
     from pgcluster_tui.core.monitor import ReplaySource
     from pgcluster_tui.serve.command import favour_the_loop
-    from pgcluster_tui.serve.metrics import Exposition, scrape
+    from pgcluster_tui.serve.exposition import Exposition, scrape
 
     names = [f"n{i}@10.0.{i // 250}.{i % 250}" for i in range(SERVE_NODES)]
     model = Membership(Thresholds(5.0), max_nodes=SERVE_NODES)

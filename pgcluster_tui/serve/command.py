@@ -27,8 +27,8 @@ from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.monitor import Monitor
 from pgcluster_tui.core.text import visible
 from pgcluster_tui.headless import CommandError, event_line
+from pgcluster_tui.serve.exposition import CONTENT_TYPE, Exposition, scrape
 from pgcluster_tui.serve.http import HttpServer, Response, Route, text
-from pgcluster_tui.serve.metrics import CONTENT_TYPE, Exposition, scrape
 from pgcluster_tui.settings import Settings
 from pgcluster_tui.wiring import new_monitor
 

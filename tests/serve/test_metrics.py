@@ -18,7 +18,8 @@ from pgcluster_tui.core.events import (
 )
 from pgcluster_tui.core.membership import Membership, Thresholds
 from pgcluster_tui.core.monitor import Monitor, ReplaySource
-from pgcluster_tui.serve.metrics import STATE_VALUE, Exposition, read
+from pgcluster_tui.serve.exposition import Exposition
+from pgcluster_tui.serve.metrics import STATE_VALUE, read
 from tests.serve.support import node_values, series
 
 FAMILIES = {
