@@ -996,7 +996,7 @@ def report(f: dict[str, Any], cfg: Config) -> list[str]:
         "The help takes the table's place in the main screen: `?` shows it, `escape` counts",
         "once the help has gone and the table's header is back. `escape` includes the wait for",
         "the byte after a lone ESC (an xterm sends the Escape key as ESC alone, which also starts",
-        "every escape sequence): 50 ms by default (`ESCDELAY` in ms overrides it), and the",
+        "every escape sequence): 20 ms by default (`ESCDELAY` in ms overrides it), and the",
         "dashboard's input thread wakes when it ends (Textual's own polls every 100 ms, so a",
         "lone ESC waited 100-200 ms there whatever `ESCDELAY` said). A terminal speaking the",
         "kitty keyboard protocol (which the dashboard asks for) sends an unambiguous sequence.",
