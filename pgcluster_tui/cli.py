@@ -285,7 +285,7 @@ def _run(
 
     command = args.command
     if command in LONG_RUNNING:
-        tune_for_long_runs()
+        tune_for_long_runs(starting=command is None)  # the dashboard says when it has settled
     if command is None:
         from pgcluster_tui.tui.run import run_dashboard
 

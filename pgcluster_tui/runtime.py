@@ -22,16 +22,24 @@ LONG_RUNNING = frozenset({None, "watch", "serve"})
 _tuned = False
 
 
-def tune_for_long_runs() -> None:
-    """Collect garbage less often, and never again look at what start-up built."""
+def tune_for_long_runs(*, starting: bool = False) -> None:
+    """Collect garbage less often, and never again look at what start-up built.
+
+    With `starting`, nothing is collected until settled() says start-up is over (the
+    dashboard's first frame): imports and the first layout allocate much and free little.
+    """
     global _tuned
     _tuned = True
-    settled()
     gc.set_threshold(*GC_THRESHOLDS)
+    if starting:
+        gc.disable()
+    else:
+        settled()
 
 
 def settled() -> None:
-    """Start-up is over (e.g. the dashboard's first frame): full collections skip its objects."""
+    """Start-up is over: collect once, keep its objects out of every later collection."""
     if _tuned:
         gc.collect()
         gc.freeze()
+        gc.enable()

@@ -20,3 +20,18 @@ def test_long_runs_collect_young_objects_less_often_and_skip_what_start_up_built
     ).stdout.split()
     assert out == [str(GC_THRESHOLDS[0]), "True", "True"]
     assert GC_THRESHOLDS[0] > 700, "young objects collected less often than by default"
+
+
+STARTING = (
+    "import gc; from pgcluster_tui.runtime import tune_for_long_runs, settled; "
+    "tune_for_long_runs(starting=True); off = not gc.isenabled(); "
+    "x = [[] for _ in range(1000)]; settled(); "
+    "print(off, gc.isenabled(), gc.get_freeze_count() >= 1000)"
+)
+
+
+def test_a_starting_dashboard_collects_nothing_until_it_has_settled() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", STARTING], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["True", "True", "True"]
