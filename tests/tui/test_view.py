@@ -103,11 +103,15 @@ async def test_a_theme_change_recolours_every_cell() -> None:
         await wait_until(lambda: "web1@10.0.1.17" in rows(app))
         app.tick()
         before = app.table.get_cell("web1@10.0.1.17", "state").style
+        before_alive = app.status_line._style("alive")  # the status line recolours too
         app.theme = "textual-light"
         await pilot.pause()
         app.tick()
         after = app.table.get_cell("web1@10.0.1.17", "state").style
         assert before != after
+        status = app.status_line
+        assert status._style("alive") != before_alive
+        assert status.render_line(0).text.strip().startswith("●")
 
 
 def test_literal_escapes_zero_width_and_lone_surrogates() -> None:

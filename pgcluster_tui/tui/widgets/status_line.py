@@ -114,6 +114,7 @@ class StatusLine(Widget):
         self._lines: list[Text] = []
         self._strips: list[Strip] = []
         self._cut_width = -1
+        self._styles: dict[str, Style] = {}
 
     def show(self, status: Status) -> None:
         """Redraw from a status snapshot: only the lines that changed."""
@@ -147,6 +148,7 @@ class StatusLine(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cut_width = -1  # the base style may have changed (a theme)
+        self._styles.clear()
 
     def _cut(self, line: Text, width: int) -> Strip:
         base = self.rich_style
@@ -238,4 +240,9 @@ class StatusLine(Widget):
         return text
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"status-line--{name}", partial=True)
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(
+                f"status-line--{name}", partial=True
+            )
+        return style
