@@ -20,7 +20,6 @@ class Outbox:
     def __init__(
         self, clock: Callable[[], float], saw_senders: Callable[[Iterable[int]], None]
     ) -> None:
-        self.ready = asyncio.Event()
         self.unread = Unread(clock, self.signal)
         self._clock = clock
         self._saw_senders = saw_senders
@@ -29,7 +28,6 @@ class Outbox:
 
     def signal(self) -> None:
         """Something may be ready, or the source ended: wake whoever waits."""
-        self.ready.set()
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -65,12 +63,12 @@ class Batches:
     """An async iterator of batches; a cancelled wait for the next one loses nothing.
 
     A consumer may also poll (`take_nowait`) and be woken (`wake`): no task per batch.
+    After a flood chunk the next one is held back COALESCE_SECONDS, either way.
     """
 
     def __init__(self, outbox: Outbox, finished: Callable[[], bool]) -> None:
         self._outbox = outbox
         self._finished = finished
-        self._coalesce = False
         self._held_until: float | None = None
 
     def __aiter__(self) -> Self:
@@ -104,17 +102,10 @@ class Batches:
             outbox._waiter = waiter
 
     async def __anext__(self) -> list[Fact]:
-        outbox = self._outbox
-        if self._coalesce:
-            # A flood: let the next chunk grow, so repeats are counted rather than replayed.
-            self._coalesce = False
-            await asyncio.sleep(COALESCE_SECONDS)
-        while not (batch := outbox._take()):
-            if self._finished():
-                raise StopAsyncIteration
-            outbox.ready.clear()
-            await outbox.ready.wait()
-        self._coalesce = sum(f.total for f in batch if type(f) is Heard) >= COALESCE_FROM
+        while (batch := self.take_nowait()) is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self.wake(waiter)
+            await waiter  # cancelled here, nothing was taken: nothing is lost
         return batch
 
 

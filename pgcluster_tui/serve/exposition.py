@@ -65,9 +65,8 @@ class NodeLines:
         new = [s for s in samples if s.labels["node"] not in prefixes]
         if new or name not in self._heads:
             self._learn(family, new, prefixes)
-        lines = [prefixes[s.labels["node"]] + go_float(s.value) for s in samples]
-        lines.append("")
-        return self._heads[name] + "\n".join(lines).encode() if samples else self._heads[name]
+        lines = [prefixes[s.labels["node"]] + go_float(s.value) + "\n" for s in samples]
+        return self._heads[name] + "".join(lines).encode()
 
     def _learn(self, family: Metric, samples: list[Sample], prefixes: dict[str, str]) -> None:
         # The library writes these nodes' lines once (values zero); each line up to its value

@@ -112,7 +112,8 @@ class StatusLine(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._lines: list[Text] = []
-        self._strips: list[Strip] = []
+        self._strips: list[Strip | None] = []
+        """Each line cut to `_cut_width`; None until it is drawn again."""
         self._cut_width = -1
         self._styles: dict[str, Style] = {}
 
@@ -122,16 +123,15 @@ class StatusLine(Widget):
         if text == self._shown:
             return
         self._shown = text
-        lines = list(text.split("\n"))
-        changed = [
-            y
-            for y in range(max(len(lines), len(self._lines)))
-            if y >= len(lines) or y >= len(self._lines) or lines[y] != self._lines[y]
-        ]
-        self._lines, self._cut_width = lines, -1
+        old, self._lines = self._lines, list(text.split("\n"))
+        kept = self._strips
+        self._strips = [None] * len(self._lines)
         # The height is fixed in the stylesheet, so no layout pass is needed.
-        for y in changed:
-            self.refresh(Region(0, y, self.size.width, 1))
+        for y in range(max(len(old), len(self._lines))):
+            if old[y : y + 1] == self._lines[y : y + 1] and y < len(kept):
+                self._strips[y] = kept[y]
+            else:
+                self.refresh(Region(0, y, self.size.width, 1))
 
     def render(self) -> Text:
         """The two lines as text (what the widget shows, uncut)."""
@@ -140,10 +140,13 @@ class StatusLine(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         if width != self._cut_width:
-            self._strips, self._cut_width = [self._cut(line, width) for line in self._lines], width
-        if y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(width, self.rich_style)
+            self._strips, self._cut_width = [None] * len(self._lines), width
+        if y >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips[y]
+        if strip is None:
+            strip = self._strips[y] = self._cut(self._lines[y], width)
+        return strip
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
