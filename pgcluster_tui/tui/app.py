@@ -200,7 +200,7 @@ class PgClusterApp(Dashboard):
         self.monitor.set_heartbeat(on)
         mode = "heartbeating every" if on else "observing; was heartbeating every"
         self.events_log.note(self.clock(), f"{mode} {self.settings.interval:g}s")
-        self.frames.want()
+        self.frames.want(status_only=True)
 
     def action_filter(self) -> None:
         """Show the filter field and focus it."""

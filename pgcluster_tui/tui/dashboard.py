@@ -16,7 +16,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from pgcluster_tui import runtime
-from pgcluster_tui.core.events import Event, Fact
+from pgcluster_tui.core.events import (
+    DuplicateNameCleared,
+    DuplicateNameDetected,
+    Event,
+    Fact,
+    NodeJoined,
+    NodeReincarnated,
+)
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership
 from pgcluster_tui.core.monitor import Monitor, Update
@@ -41,6 +48,11 @@ from pgcluster_tui.tui.widgets.status_line import (
     StatusLine,
     worth_a_frame,
 )
+
+ROW_EVENTS = (NodeJoined, NodeReincarnated, DuplicateNameDetected, DuplicateNameCleared)
+"""Events that put a row on screen or change what it says of the node's identity: drawn
+within a frame period when their row is on screen. Beats (new -> alive, recoveries), junk and
+the link's events wait for the slower SOON_SECONDS; ages and plain beats for the 1 Hz tick."""
 
 GATED = ("announce", "forget", "forget_stale", "clear_filter", "doctor", "doctor_all", "census")
 """The actions check_action enables by the state (announce_as and details follow two of them)."""
@@ -87,7 +99,7 @@ class Dashboard(App[int]):
         self.status_line = StatusLine(id="status")
         self.filter_bar = FilterBar()
         self.paused = False
-        self.frames = Frames(self, self._redraw_facts, self._redraw_status)
+        self.frames = Frames(self, self._redraw_facts, self._redraw_rows, self._redraw_status)
         self._abilities: tuple[object, ...] = ()
         self._stopped = False
         self._channel_error: str | None = None
@@ -99,6 +111,8 @@ class Dashboard(App[int]):
         self.doctoring = Doctoring(settings.cookie, settings.max_nodes)
         self.table.cells.marks = self.doctoring.mark
         self._switching = False
+        self._row_names: set[str] = set()
+        """Nodes whose rows changed by more than a beat since the last frame (ROW_EVENTS)."""
 
     @property
     def model(self) -> Membership:
@@ -170,9 +184,12 @@ class Dashboard(App[int]):
         self.history.add(events)
         if update.ticked:
             self._redraw()
+        elif rows := [event.node for event in events if isinstance(event, ROW_EVENTS)]:
+            self._row_names.update(rows)
+            self.frames.want()
         elif any(not isinstance(event, STATUS_ONLY) for event in events):
             # Plain beats change counts and ages only: the 1 Hz tick draws those.
-            self.frames.want()
+            self.frames.want(soon=True)
         elif update.repeats or any(worth_a_frame(event) for event in events):
             # A probe's round trip, the queue's usage: idle work the tick shows soon enough.
             self.frames.want(status_only=True)
@@ -206,6 +223,15 @@ class Dashboard(App[int]):
         if not self._torn_down():  # a frame's timer can fire while the app exits
             self._redraw(ages=False)
 
+    def _redraw_rows(self) -> bool:
+        """Show the model in the table alone; if a row on screen changed, draw the whole frame."""
+        if self._torn_down() or self.paused:
+            return False
+        if not self.table.shows_change(self.model, self._row_names):
+            return False
+        self._redraw(ages=False)
+        return True
+
     def _redraw_status(self) -> None:
         if not self._torn_down():
             self.events_log.flush()
@@ -214,11 +240,15 @@ class Dashboard(App[int]):
     def _redraw(self, now: float | None = None, *, force: bool = False, ages: bool = True) -> None:
         started = time.monotonic()
         now = self.clock() if now is None else now
-        self.events_log.flush()
-        table = self.table
         if force or not self.paused:
-            table.sync(self.model, now, ages=ages)
+            self.table.sync(self.model, now, ages=ages)
             self._counts = self.model.counts()
+        self._redraw_rest(now, started)
+
+    def _redraw_rest(self, now: float, started: float) -> None:
+        """Everything but the table: the log's new lines, the status line, the key bar."""
+        self._row_names.clear()
+        self.events_log.flush()
         self._show_status(now)
         self._refresh_abilities()
         self.frames.drawn(started)

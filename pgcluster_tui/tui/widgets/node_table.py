@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -9,10 +10,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgcluster_tui.core.events import NodeState
@@ -33,6 +32,7 @@ from pgcluster_tui.tui.widgets.node_cells import (
     SenderLookup,
     sender_details,
 )
+from pgcluster_tui.tui.widgets.rows_view import RowsView
 from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
 
 PARTS = ("header", "cursor", "self", "duplicate", "bar-empty", "dim", "doctor-ok", "doctor-fail")
@@ -53,26 +53,10 @@ class _Row:
     strips: dict[tuple[bool, int], Strip] = field(default_factory=dict)
 
 
-class NodeTable(ScrollView, can_focus=True):
+class NodeTable(RowsView, can_focus=True):
     """Nodes on the channel, worst first; sorted and filtered by the model, drawn where visible."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move('up')", "Up", show=False),
-        Binding("down,j", "move('down')", "Down", show=False),
-        Binding("pageup", "move('page_up')", "Page up", show=False),
-        Binding("pagedown", "move('page_down')", "Page down", show=False),
-        Binding("home", "move('first')", "First", show=False),
-        Binding("end", "move('last')", "Last", show=False),
-    ]
-
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"node-table--{name}" for name in (*PARTS, *NodeState)}
-
-    class Highlighted(Message):
-        """The cursor is on another node, or on none."""
-
-        def __init__(self, name: str | None) -> None:
-            super().__init__()
-            self.name = name
 
     class HeaderClicked(Message):
         """A column header was clicked."""
@@ -86,17 +70,13 @@ class NodeTable(ScrollView, can_focus=True):
         self.sort_by = "state"
         self.reverse = False
         self.filter_words: tuple[str, ...] = ()
-        self.order: list[str] = []
-        """Names shown, top to bottom (filtered and sorted)."""
-        self.cursor_row = 0
-        self.selected_name: str | None = None
-        """The node under the cursor, if any; followed when the order changes."""
         self.model: Membership | None = None
         self.now = 0.0
         """The instant the rows on screen show."""
         self._ordered_for: tuple[object, ...] = ()
-        """What the order was computed for: re-sorting is skipped while it stays the same."""
-        self._index: dict[str, int] | None = None
+        """What the order was computed for (_order_key)."""
+        self._peeked: tuple[tuple[object, ...], list[str]] | None = None
+        """An order shows_change found, and what for: the next sync takes it."""
         self._rows: dict[str, _Row] = {}
         self._styles: dict[str, Style] = {}
         self.cells = Cells(self._style)
@@ -140,6 +120,21 @@ class NodeTable(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False, force=True)
         self.refresh()
 
+    def shows_change(self, model: Membership, names: Set[str]) -> bool:
+        """Whether a sync would change a row on screen: one comes, goes or moves there, or one
+        of `names` (nodes whose cells changed) is there. The order it finds is kept for it."""
+        key = self._order_key(model)
+        top, page = round(self.scroll_offset.y), self._page()
+        shown = self.order[top : top + page]
+        if key != self._ordered_for:
+            if key[:2] != self._ordered_for[:2] or model is not self.model:
+                return True
+            order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
+            self._peeked = (key, order)
+            if order[top : top + page] != shown:
+                return True
+        return not names.isdisjoint(shown)
+
     def sync(self, model: Membership, now: float, *, ages: bool = True) -> None:
         """Show the model at `now`: re-sort if rows may have moved, redraw changed visible rows.
 
@@ -147,41 +142,31 @@ class NodeTable(ScrollView, can_focus=True):
         for the next call with `ages`: the 1 Hz tick.
         """
         self.model, self.now = model, now
-        moved_by = model.beat_version if self.sort_by in BEAT_ORDERS else 0
-        versions = (model.roster_version, moved_by)
-        key = (self.sort_by, self.reverse, self.filter_words, versions)
+        key = self._order_key(model)
         if key != self._ordered_for:
             if key[:2] != self._ordered_for[:2]:
                 self.refresh()  # the header's sort arrow
             self._ordered_for = key
-            order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
+            peeked, self._peeked = self._peeked, None
+            if peeked is not None and peeked[0] == key:
+                order = peeked[1]
+            else:
+                order = model.ordered(self.sort_by, reverse=self.reverse, words=self.filter_words)
             if order != self.order:
-                self._set_order(order)
+                self._name_need = self._names.widest(order, model.self_name)
+                self.set_order(order, self.columns.total)
         self._refresh_visible(ages)
         self._fit_columns()
 
-    def _set_order(self, order: list[str]) -> None:
-        selected = self.selected_name
-        was_visible = self._on_screen(self.cursor_row)
-        self.order = order
-        self._index = None
-        own = self.model.self_name if self.model is not None else None
-        self._name_need = self._names.widest(order, own)
-        set_virtual_size(self, Size(self.columns.total, len(order) + 1))
-        row = self.index_of(selected) if selected is not None else None
-        if row is None:
-            row = min(self.cursor_row, max(0, len(order) - 1))
-        self.cursor_row = row
-        self._set_selected(order[row] if order else None)
-        if was_visible:
-            self._scroll_to_cursor()
-        self.refresh()
+    def _order_key(self, model: Membership) -> tuple[object, ...]:
+        """What the order depends on: re-sorting is skipped while it stays the same."""
+        moved_by = model.beat_version if self.sort_by in BEAT_ORDERS else 0
+        return (self.sort_by, self.reverse, self.filter_words, (model.roster_version, moved_by))
 
     def _refresh_visible(self, ages: bool) -> None:
         model = self.model
         assert model is not None
-        top = round(self.scroll_offset.y)
-        shown = self.order[top : top + self._page()]
+        shown = self.shown()
         rows: dict[str, _Row] = {}
         senders = model.sender
         changed: list[int] = []
@@ -200,10 +185,7 @@ class NodeTable(ScrollView, can_focus=True):
             rows[name] = row
         self._rows = rows
         if changed:
-            # One region for the span, and only the rows: not the scroll bar beside them.
-            first, count = top + changed[0] + 1, changed[-1] - changed[0] + 1
-            width = self.scrollable_content_region.width
-            self.refresh(Region(0, first - round(self.scroll_offset.y), width, count))
+            self.refresh_rows(changed[0], changed[-1])
 
     def _fit_columns(self) -> None:
         """Size Node and Sender to the rows; redraw every row if a width changed."""
@@ -258,58 +240,7 @@ class NodeTable(ScrollView, can_focus=True):
         self._header.clear()
         self.refresh()
 
-    # Cursor
-
-    def index_of(self, name: str) -> int | None:
-        """The row of a node in the table as shown, if shown."""
-        if self._index is None:
-            self._index = {name: i for i, name in enumerate(self.order)}
-        return self._index.get(name)
-
-    def move_cursor(self, row: int) -> None:
-        """Put the cursor on a row (clamped) and scroll it into view."""
-        if not self.order:
-            return
-        row = max(0, min(row, len(self.order) - 1))
-        if row != self.cursor_row:
-            self.refresh_lines(self.cursor_row + 1)
-            self.refresh_lines(row + 1)
-            self.cursor_row = row
-        self._set_selected(self.order[row])
-        self._scroll_to_cursor()
-
-    def select(self, name: str) -> bool:
-        """Put the cursor on a node; return whether it is shown."""
-        row = self.index_of(name)
-        if row is not None:
-            self.move_cursor(row)
-        return row is not None
-
-    def _set_selected(self, name: str | None) -> None:
-        if name != self.selected_name:
-            self.selected_name = name
-            self.post_message(self.Highlighted(name))
-
-    def _page(self) -> int:
-        # The rows under the header, above the horizontal scroll bar when there is one.
-        return max(1, self.scrollable_content_region.height - 1)
-
-    def _on_screen(self, row: int) -> bool:
-        top = round(self.scroll_offset.y)
-        return top <= row < top + self._page()
-
-    def _scroll_to_cursor(self) -> None:
-        top, page = round(self.scroll_offset.y), self._page()
-        if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, force=True)
-        elif self.cursor_row >= top + page:
-            self.scroll_to(y=self.cursor_row - page + 1, animate=False, force=True)
-
-    def action_move(self, where: str) -> None:
-        """Move the cursor a row or a screen up or down, or to the first or the last row."""
-        row, page = self.cursor_row, self._page()
-        moves = {"up": row - 1, "down": row + 1, "page_up": row - page, "page_down": row + page}
-        self.move_cursor({**moves, "first": 0, "last": len(self.order) - 1}[where])
+    # Mouse
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
