@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 
 from pgcluster_tui.tui.widgets.footer import Footer
-from tests.tui.conftest import SIZE
-from tests.tui.replay import NODE, cluster, make_app
+from tests.tui.conftest import NODE, SIZE
+from tests.tui.replay import cluster, make_app
 from tests.waiting import wait_until
 
 
