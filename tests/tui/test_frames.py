@@ -3,6 +3,8 @@ SOON_SECONDS, and neither more often than its period (Frames on a clock of the t
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -11,6 +13,7 @@ from textual.message_pump import MessagePump
 from pgcluster_tui.core.events import Notification
 from pgcluster_tui.tui.app import PgClusterApp
 from pgcluster_tui.tui.frames import FRAME_SECONDS, SOON_SECONDS, Frames
+from pgcluster_tui.tui.widgets.scrolling import drawn
 from tests.tui.conftest import SIZE, shown
 from tests.tui.replay import NOW, make_app
 from tests.waiting import wait_until
@@ -230,3 +233,37 @@ async def test_rows_that_move_are_redrawn_and_nothing_stale_stays_on_screen() ->
         await wait_until(lambda: not app.frames.dirty, what="the frame drawn")
         await pilot.pause()
         assert stale_lines(app) == []
+
+
+async def test_scroll_bars_redrawn_only_when_their_thumb_moves_still_show_the_truth() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        bars = [app.table.vertical_scrollbar, app.events_log.vertical_scrollbar]
+        redrawn: dict[int, list[object]] = {id(bar): [] for bar in bars}
+        for bar in bars:
+            original = bar.refresh
+
+            def recording(*args: Any, _bar: Any = bar, _original: Any = original, **kw: Any) -> Any:
+                if sys._getframe(1).f_code.co_name == "_redraw_if_moved":  # ours, not Textual's
+                    redrawn[id(_bar)].append(drawn(_bar))
+                return _original(*args, **kw)
+
+            bar.refresh = recording  # type: ignore[method-assign]
+        for i, name in enumerate(names("g", 90)):  # a join a frame: the table and the log grow
+            app.replay([Notification(name, 4000 + i, NOW)])
+            await wait_until(lambda: not app.frames.dirty, what="the frame drawn")
+        await pilot.press("end")  # the table scrolls to its last row
+        await pilot.pause()
+        for bar in bars:
+            thumbs = redrawn[id(bar)]
+            assert thumbs, "the thumb moved: the bar was redrawn"
+            assert all(a != b for a, b in itertools.pairwise(thumbs)), "a redraw changed nothing"
+        assert len(redrawn[id(bars[1])]) < 45, "most lines the log adds leave its thumb alone"
+        for widget, bar in ((app.table, bars[0]), (app.events_log, bars[1])):
+            assert bar.window_virtual_size == widget.virtual_size.height
+            assert bar.position == widget.scroll_y
+        before = shown(app)
+        for bar in bars:
+            bar.refresh()  # Textual's own redraw, from the bars' figures as they are now
+        await pilot.pause()
+        assert shown(app) == before, "a bar on screen was stale"

@@ -13,7 +13,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgcluster_tui.core.events import (
@@ -48,7 +47,7 @@ from pgcluster_tui.core.events import (
 from pgcluster_tui.core.format import clock_time, format_age, plural
 from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells
-from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
+from pgcluster_tui.tui.widgets.scrolling import QuietScrollView, set_virtual_size
 
 BURST_LINES = 200
 """At most this many lines are described for one batch of events; earlier ones are counted."""
@@ -160,7 +159,7 @@ class Line:
     """The width `rows` were cut for (0: not rendered)."""
 
 
-class EventLog(ScrollView, can_focus=True):
+class EventLog(QuietScrollView, can_focus=True):
     """What happened on the channel; follows the newest line unless scrolled up.
 
     Lines are kept as text and cut into rows only when they are on screen, so a burst costs a

@@ -7,12 +7,11 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 
-from pgcluster_tui.tui.widgets.scrolling import set_virtual_size
+from pgcluster_tui.tui.widgets.scrolling import QuietScrollView, set_virtual_size
 
 
-class RowsView(ScrollView):
+class RowsView(QuietScrollView):
     """Rows named in `order`, the first line a header; the cursor stays on its name."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
