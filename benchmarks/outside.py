@@ -78,7 +78,7 @@ class Config:
     """Keys are pressed at least this long from the first name, so a quick absorption still
     gives enough presses (and the wave of 10,000 names going late at 7.5 s is in it)."""
     idle_settle: float = 16.0
-    idle_seconds: float = 20.0
+    idle_seconds: float = 30.0
     ingest_pairs: int = 3
     backlog_nodes: int = 1_000
     backlog_beats: int = 150
@@ -1121,7 +1121,9 @@ def report(f: dict[str, Any], cfg: Config) -> list[str]:
         "of a core at most and /proc counts each process's own time (it saves a minute).",
         f"`settle_cpu_pct`: the dashboard's CPU from its launch through {cfg.idle_settle:g} s",
         "(start-up, 100 joins, 100 new-to-alive), over those seconds. `idle_cpu_pct`, `_watch`:",
-        f"the next {cfg.idle_seconds:g} s. Beside them, measured in the same window on the same",
+        f"the next {cfg.idle_seconds:g} s (/proc counts CPU in ticks of 10 ms: one is"
+        f" {1 / cfg.idle_seconds:.2f} % of a core over that window, so two decimals)."
+        " Beside them, measured in the same window on the same",
         "channel, the floor: `benchmarks/senders.py listen`, a bare psycopg",
         "`AsyncConnection.notifies()` listener that takes each notification and does nothing",
         "else (`idle_cpu_pct_floor`); `idle_cpu_ratio`, `idle_cpu_ratio_watch` are the dashboard's",
