@@ -29,8 +29,8 @@ class Outbox:
     def signal(self) -> None:
         """Something may be ready, or the source ended: wake whoever waits."""
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            _resolve(waiter)
 
     def emit(self, fact: Fact) -> None:
         """Queue a fact after everything read so far."""
