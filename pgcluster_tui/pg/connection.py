@@ -28,6 +28,8 @@ class WorkerConfig:
     reconnect_max: float = 30.0
     connect_timeout: float = 5.0
     application_name: str = "pgcluster-tui"
+    read_hold: float = 0.25
+    """In a trickle of notifications, the least time between two reads (0: read each at once)."""
 
     def __repr__(self) -> str:
         return f"WorkerConfig(target={describe_target(self.conninfo)!r}, channel={self.channel!r})"

@@ -34,6 +34,7 @@ class Probe:
         clock: Callable[[], float],
         *,
         received: Callable[[], int] = lambda: 0,
+        sending: Callable[[], None] = lambda: None,
     ) -> None:
         self.channel = f"pgcluster_tui_probe_{secrets.token_hex(8)}"
         self._config = config
@@ -41,6 +42,7 @@ class Probe:
         self._emit = emit
         self._clock = clock
         self._received = received
+        self._sending = sending
         self._sent: dict[str, tuple[float, int]] = {}
         """Tokens awaited: when each was sent, and how many notifications had been read then."""
         self._last_ok = time.monotonic()
@@ -62,6 +64,7 @@ class Probe:
             self._sent[token] = (time.monotonic(), self._received())
             if len(self._sent) > KEEP_TOKENS:
                 self._sent.pop(next(iter(self._sent)))
+            self._sending()
             with unless_broken(conn):  # e.g. a full queue: the silence below reports it
                 await bounded(
                     conn.execute(NOTIFY, (self.channel, token)),

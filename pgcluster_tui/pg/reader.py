@@ -3,11 +3,14 @@
 Two paths behind one interface (`listen`, `Reader.run`, `Reader.close`): libpq read in a
 socket callback (fast), and psycopg's public `notifies()` (the tested fallback). Every use
 of psycopg internals (the connection lock, `pgconn`, `notify_handler`) is in this module.
+In a trickle the raw path reads at most every `read_hold` seconds (`Pace`): a wake-up per
+heartbeat costs more than everything else an idle monitor does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -28,6 +31,17 @@ MAX_UNREAD = 200_000
 STOP_POLL_SECONDS = 0.25
 """How long the public path's notifies() runs before it looks at the stop flag again."""
 
+TRICKLE_RATE = 1_000.0
+"""Below this many notifications a second the raw path reads at most every `read_hold`.
+
+In a trickle (100 nodes beating every 5 s: 20 a second, each in its own packet) a read per
+notification is a wake-up per notification, and a wake-up costs far more than the read.
+Above it every wake-up finds many notifications anyway, and reading at once keeps the delay
+from NOTIFY to screen low under load.
+"""
+
+EXPECT_SECONDS = 1.0
+"""How long the reader reads at once after something of ours was sent that must come back."""
 LISTEN = sql.SQL("LISTEN {}")
 
 
@@ -90,6 +104,43 @@ class Unread:
         return self._received + len(self.items) + self.dropped
 
 
+class Pace:
+    """Whether to hold the next read back: only in a steady trickle, never while ours return."""
+
+    def __init__(self, hold: float, trickle_rate: float = TRICKLE_RATE) -> None:
+        self.hold = hold
+        self._trickle_rate = trickle_rate
+        self._window_start = -math.inf
+        self._window_count = 0
+        self._rate = 0.0
+        self._last_heard = -math.inf
+        self._expect_until = -math.inf
+
+    def should_hold(self, now: float, count: int, *, drained: bool = True) -> bool:
+        """After a read of `count` notifications at `now`: wait `hold` before the next read?
+        Never if the read left more (`drained` False): a full buffer is not a trickle."""
+        self._window_count += count
+        if now - self._window_start >= 1.0:
+            elapsed = now - self._window_start
+            self._rate = self._window_count / elapsed if elapsed < math.inf else 0.0
+            self._window_start, self._window_count = now, 0
+        if count == 0 or self.hold <= 0:
+            return False
+        recent, self._last_heard = now - self._last_heard <= 2 * self.hold, now
+        if not drained or now < self._expect_until:
+            return False
+        # A lone notification after a silence is read at once: another may not follow soon.
+        return recent and self._rate < self._trickle_rate and count < self._trickle_rate * self.hold
+
+    def expect(self, now: float) -> None:
+        """Something of ours was sent (a probe, an announce): read at once until it returns."""
+        self._expect_until = now + EXPECT_SECONDS
+
+    def returned(self) -> None:
+        """What we expected came back."""
+        self._expect_until = -math.inf
+
+
 class Reader:
     """Reads one listening connection into `unread` until stopped or the connection breaks."""
 
@@ -101,6 +152,7 @@ class Reader:
         unread: Unread,
         on_probe: Callable[[str], None],
         stop: StopFlag,
+        hold: float = 0.0,
     ) -> None:
         self._conn = conn
         self._channel = channel
@@ -109,6 +161,9 @@ class Reader:
         self._on_probe = on_probe
         self._stop = stop
         self._watching: tuple[asyncio.AbstractEventLoop, int] | None = None
+        self._pace = Pace(hold)
+        self._held: asyncio.TimerHandle | None = None
+        self._resume: Callable[[], None] | None = None
 
     async def run(self) -> None:
         """Read until stopped (return) or until the connection breaks (raise)."""
@@ -120,10 +175,24 @@ class Reader:
     def close(self) -> None:
         """Stop watching the socket; call before closing the connection."""
         # Its fd number may soon belong to a new connection.
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
         if self._watching is not None:
             loop, fd = self._watching
             self._watching = None
             loop.remove_reader(fd)
+
+    def expect(self) -> None:
+        """Something of ours was sent that comes back here: read at once, not in a trickle's
+        pace, so its round trip is timed truly."""
+        if self._watching is None:
+            return
+        loop, _ = self._watching
+        self._pace.expect(loop.time())
+        if self._held is not None and self._resume is not None:
+            self._held.cancel()
+            self._resume()
 
     async def _run_raw(self) -> None:
         # libpq read in a socket callback: no future, task step or timer per read, and raw
@@ -141,7 +210,27 @@ class Reader:
         fd = pgconn.socket
         clock, wake, on_probe = unread.clock, unread.wake, self._on_probe
 
+        pace = self._pace
+
+        def resume() -> None:
+            self._held = None
+            if self._watching is not None:
+                loop.add_reader(fd, read)
+                read()
+
         def read() -> None:
+            count = read_now()
+            if not count or pace.hold <= 0:
+                return
+            # libpq reads at most its buffer's worth a call: whatever is left is not a trickle.
+            more = read_now()
+            held = pace.should_hold(loop.time(), count + more, drained=not more)
+            if held and self._watching is not None:
+                # What arrives in the meantime is read in one go, one wake-up.
+                loop.remove_reader(fd)
+                self._held = loop.call_later(pace.hold, resume)
+
+        def read_now() -> int:
             try:
                 pgconn.consume_input()
                 if pgconn.status != pq.ConnStatus.OK:
@@ -150,12 +239,14 @@ class Reader:
                 self.close()
                 if not broken.done():
                     broken.set_exception(exc)
-                return
+                return 0
             heard = unread.items
             room = MAX_UNREAD - len(heard) - unread.taken
             probes = []
+            count = 0
             while raw := pgconn.notifies():
                 if raw.relname == channel:
+                    count += 1
                     if not heard:
                         unread.at = clock()
                         wake()
@@ -168,8 +259,11 @@ class Reader:
                     probes.append(raw)
             # After the loop: a probe emits an event, which takes `heard` into the output.
             for raw in probes:
+                pace.returned()
                 on_probe(raw.extra.decode(encoding, "backslashreplace"))
+            return count
 
+        self._resume = resume
         # The listener is ours for the session: hold its lock so nothing else runs a query on it.
         async with conn.lock:
             self._watching = (loop, fd)

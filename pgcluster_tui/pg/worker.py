@@ -64,7 +64,12 @@ class ChannelWorker:
         self._outbox = Outbox(clock, self._queries.saw_senders)
         self._heartbeat = Heartbeat(config.heartbeat)
         self._probe = Probe(
-            config, self._stop, self._emit, clock, received=lambda: self._outbox.unread.received
+            config,
+            self._stop,
+            self._emit,
+            clock,
+            received=lambda: self._outbox.unread.received,
+            sending=self._expect_echo,
         )
         self._supervisor: asyncio.Task[None] | None = None
         self._listener: Connection | None = None
@@ -145,11 +150,17 @@ class ChannelWorker:
         payload = validate_node_name(name if name is not None else self.config.node)
         if self._send is None:
             raise WorkerError("not connected")
+        self._expect_echo()
         try:
             await self._send.notify(payload, manual=True)
         except ConnectionLost as exc:
             raise WorkerError(str(exc)) from None
         return payload
+
+    def _expect_echo(self) -> None:
+        # What we send comes back on our own listener: read it when it comes, not in a trickle.
+        if self._reader is not None:
+            self._reader.expect()
 
     def check_backends(self, pids: Iterable[int]) -> None:
         """Ask which of these backend pids are live sessions; a BackendsChecked fact answers."""
@@ -233,6 +244,7 @@ class ChannelWorker:
             self._outbox.unread,
             self._probe.returned,
             self._stop,
+            self.config.read_hold,
         )
         loops = [
             self._read(reader),
