@@ -19,7 +19,7 @@ from pgcluster_tui.core.text import visible
 from pgcluster_tui.headless import EXIT_ERROR, CommandError
 from pgcluster_tui.keymap import keymap_problem
 from pgcluster_tui.pg.errors import conninfo_is_valid
-from pgcluster_tui.runtime import LONG_RUNNING, tune_for_long_runs
+from pgcluster_tui.runtime import LONG_RUNNING, short_run, tune_for_long_runs
 from pgcluster_tui.serve.http import DEFAULT_LISTEN, parse_listen
 from pgcluster_tui.settings import Settings, SettingsError, env_file_warnings, load_settings
 
@@ -286,6 +286,8 @@ def _run(
     command = args.command
     if command in LONG_RUNNING:
         tune_for_long_runs(starting=command is None)  # the dashboard says when it has settled
+    else:
+        short_run()
     if command is None:
         from pgcluster_tui.tui.run import run_dashboard
 

@@ -18,6 +18,7 @@ from pgcluster_tui.core.events import (
     ProbeMeasured,
     QueueUsageMeasured,
     SenderAttributed,
+    confirms,
 )
 from pgcluster_tui.core.format import format_age, format_seconds
 from pgcluster_tui.core.membership import Membership, NodeView
@@ -41,7 +42,13 @@ NOISY: tuple[type[Event], ...] = (
     HeartbeatSent,
     BackendsChecked,
 )
-"""Events `watch` prints only with --all."""
+"""Events `watch` prints only with --all (and new nodes confirmed alive: `noisy`)."""
+
+
+def noisy(event: Event) -> bool:
+    """Whether `watch` prints the event only with --all."""
+    return isinstance(event, NOISY) or confirms(event)
+
 
 UNTRUSTED_FIELDS = frozenset({"node", "payload", "reason", "ours"})
 """Event fields that carry text from outside: escaped, never interpreted."""
@@ -208,7 +215,7 @@ async def watch(
     """Print events as they happen, one line each, flushed, until Ctrl-C or `duration`."""
 
     def emit(event: Event) -> None:
-        if not include_all and isinstance(event, NOISY):
+        if not include_all and noisy(event):
             return
         out.write((event_json(event) if as_json else event_line(event)) + "\n")
         out.flush()

@@ -35,3 +35,23 @@ def test_a_starting_dashboard_collects_nothing_until_it_has_settled() -> None:
         "print(off, gc.isenabled(), gc.get_freeze_count() >= 1000)"
     )
     assert out == ["True", "True", "True"]
+
+
+def test_the_command_loads_with_the_collector_off_and_a_short_one_turns_it_back_on() -> None:
+    out = probe(
+        "import pgcluster_tui.cli as cli; "
+        "cli.main = lambda: print(gc.isenabled()) or 0; "
+        "from pgcluster_tui.__main__ import main; main(); "
+        "from pgcluster_tui.runtime import short_run; short_run(); print(gc.isenabled())"
+    )
+    assert out == ["False", "True"]
+
+
+def test_a_starting_dashboard_sets_the_loaded_modules_aside_at_once() -> None:
+    out = probe(
+        "import pgcluster_tui.cli; before = len(gc.get_objects()); "
+        "tune_for_long_runs(starting=True); "
+        "print(before > 10_000, gc.get_freeze_count() >= before - 100, "
+        "len(gc.get_objects()) < 1000)"
+    )
+    assert out == ["True", "True", "True"]

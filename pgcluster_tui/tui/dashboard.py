@@ -23,6 +23,7 @@ from pgcluster_tui.core.events import (
     Fact,
     NodeJoined,
     NodeReincarnated,
+    confirms,
 )
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership
@@ -51,8 +52,9 @@ from pgcluster_tui.tui.widgets.status_line import (
 
 ROW_EVENTS = (NodeJoined, NodeReincarnated, DuplicateNameDetected, DuplicateNameCleared)
 """Events that put a row on screen or change what it says of the node's identity: drawn
-within a frame period when their row is on screen. Beats (new -> alive, recoveries), junk and
-the link's events wait for the slower SOON_SECONDS; ages and plain beats for the 1 Hz tick."""
+within a frame period when their row is on screen. Recoveries, junk and the link's events
+wait for the slower SOON_SECONDS; ages, plain beats and new nodes turning alive for the 1 Hz
+tick."""
 
 GATED = ("announce", "forget", "forget_stale", "clear_filter", "doctor", "doctor_all", "census")
 """The actions check_action enables by the state (announce_as and details follow two of them)."""
@@ -187,8 +189,9 @@ class Dashboard(App[int]):
         elif rows := [event.node for event in events if isinstance(event, ROW_EVENTS)]:
             self._row_names.update(rows)
             self.frames.want()
-        elif any(not isinstance(event, STATUS_ONLY) for event in events):
-            # Plain beats change counts and ages only: the 1 Hz tick draws those.
+        elif any(not isinstance(event, STATUS_ONLY) and not confirms(event) for event in events):
+            # Plain beats change counts and ages only, and so does a new node's second beat:
+            # the 1 Hz tick draws those.
             self.frames.want(soon=True)
         elif update.repeats or any(worth_a_frame(event) for event in events):
             # A probe's round trip, the queue's usage: idle work the tick shows soon enough.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pgcluster_tui.core.events import JunkReceived, Notification
+from pgcluster_tui.core.events import JunkReceived, NodeState, NodeStateChanged, Notification
+from pgcluster_tui.headless import noisy
+from pgcluster_tui.tui.widgets.event_log import describe
 from tests.tui.conftest import make_settings
 from tests.tui.replay import NOW, replay_app
 from tests.waiting import wait_until
@@ -42,3 +44,16 @@ async def test_a_long_line_wraps_with_its_continuation_under_the_message() -> No
         assert len(continued) >= 2
         assert all(row.startswith(" " * 9 + "y") for row in continued[:2])
         assert sum(row.count("y") for row in rows[first:]) == 120  # JUNK_SHOWN_CHARS, all shown
+
+
+def test_a_new_node_confirmed_alive_is_not_news_a_node_back_from_late_is() -> None:
+    confirmed = NodeStateChanged(NOW, "a@h", NodeState.NEW, NodeState.ALIVE, 5.0)
+    back = NodeStateChanged(NOW, "a@h", NodeState.LATE, NodeState.ALIVE, 12.0)
+    # A deploy of 100 nodes logs its 100 joins, not 100 more lines a beat later.
+    assert describe(confirmed) is None
+    assert noisy(confirmed), "watch prints it with --all only"
+    line = describe(back)
+    assert line is not None
+    assert line[0] == "recovered"
+    assert "a@h" in line[1]
+    assert not noisy(back)
