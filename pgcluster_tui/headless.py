@@ -18,9 +18,8 @@ from pgcluster_tui.core.events import (
     ProbeMeasured,
     QueueUsageMeasured,
     SenderAttributed,
-    confirms,
 )
-from pgcluster_tui.core.format import format_age, format_seconds
+from pgcluster_tui.core.format import confirms, format_age, format_seconds
 from pgcluster_tui.core.membership import Membership, NodeView
 from pgcluster_tui.core.monitor import Monitor
 from pgcluster_tui.core.protocol import ProtocolError, notify_statement, validate_node_name

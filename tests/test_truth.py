@@ -276,6 +276,7 @@ def test_a_stall_of_our_own_process_is_not_everyone_s_silence(dsn: str, channel:
             "0.5",
             "watch",
             "--json",
+            "--all",  # a new node confirmed alive is printed only with --all
             "--duration",
             "14",
         ],

@@ -78,16 +78,6 @@ class NodeStateChanged(Event):
     state: NodeState
     age: float
 
-    @property
-    def confirmed(self) -> bool:
-        """A new node's second beat: what was expected, not news (the table shows it)."""
-        return self.previous is NodeState.NEW and self.state is NodeState.ALIVE
-
-
-def confirms(event: Event) -> bool:
-    """Whether the event is a new node confirmed alive (`NodeStateChanged.confirmed`)."""
-    return isinstance(event, NodeStateChanged) and event.confirmed
-
 
 @dataclass(frozen=True, slots=True)
 class NodeRecovered(Event):

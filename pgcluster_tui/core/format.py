@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pgcluster_tui.core.events import NodeState, iso
+from pgcluster_tui.core.events import Event, NodeState, NodeStateChanged, iso
 
 GLYPHS = {
     NodeState.NEW: "◇",
@@ -43,3 +43,11 @@ def clock_time(epoch: float) -> str:
 def plural(count: int, noun: str) -> str:
     """`1 node`, `2 nodes`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def confirms(event: Event) -> bool:
+    """Whether the event is a new node's second beat: expected, not news (the table shows it)."""
+    return isinstance(event, NodeStateChanged) and (event.previous, event.state) == (
+        NodeState.NEW,
+        NodeState.ALIVE,
+    )

@@ -23,8 +23,8 @@ from pgcluster_tui.core.events import (
     Fact,
     NodeJoined,
     NodeReincarnated,
-    confirms,
 )
+from pgcluster_tui.core.format import confirms
 from pgcluster_tui.core.link import LinkState
 from pgcluster_tui.core.membership import Membership
 from pgcluster_tui.core.monitor import Monitor, Update

@@ -67,7 +67,7 @@ def describe(event: Event) -> tuple[str, str] | None:
             if mixed_scripts(node):
                 us += " (CONFUSABLE: its letters mix scripts)"
             return "joined", f"joined     {cells(node)}{us} from pid {pid}"
-        case NodeStateChanged(confirmed=True):
+        case NodeStateChanged(previous=NodeState.NEW, state=NodeState.ALIVE):
             return None  # a deploy of 100 nodes would log 100 of these after its 100 joins
         case NodeStateChanged(node=node, state=NodeState.ALIVE, age=age):
             return "recovered", f"alive      {cells(node)} after {format_age(age)}"
