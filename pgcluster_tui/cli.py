@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch = sub.add_parser("watch", help="print events as lines until Ctrl-C")
     watch.add_argument("--json", action="store_true", help="NDJSON, one event per line")
     watch.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    watch.add_argument("--all", action="store_true", help="include probes, beats, queue usage")
+    watch.add_argument(
+        "--all",
+        action="store_true",
+        help="include probes, our beats, queue usage, new nodes confirmed alive",
+    )
 
     nodes = sub.add_parser("nodes", help="listen a while, print the node table")
     nodes.add_argument("--json", action="store_true", help="a JSON array of nodes")
