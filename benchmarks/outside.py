@@ -1148,8 +1148,11 @@ def report(f: dict[str, Any], cfg: Config) -> list[str]:
         "",
         "Medians: "
         + ", ".join(f"`{key}` {f.get(key, '–')}" for key in IDLE_EXTRA)
-        + ". A dashboard or `watch` cannot cost less than the floor: their targets are met only"
-        " where the machine's floor is well under them.",
+        + ". The floor reads each notification as it arrives, a wake-up each (on this VM a"
+        " wake-up costs far more than the read); the dashboard and `watch` read a trickle at"
+        " most four times a second (`reader.Pace`, ARCHITECTURE.md), so they can cost less"
+        " than it. `watch lines`: what `watch` printed (a join each; a new node's second beat"
+        " only with `--all`).",
         "",
         "| replica | settle % | start-up CPU s (at s) | settle after start-up % | dashboard idle % |"
         " watch idle % | floor idle % | all alive when settled | watch lines |",

@@ -40,6 +40,9 @@ Above it every wake-up finds many notifications anyway, and reading at once keep
 from NOTIFY to screen low under load.
 """
 
+RATE_SECONDS = 1.0
+"""Over how long the reader's estimate of the notification rate forgets."""
+
 EXPECT_SECONDS = 1.0
 """How long the reader reads at once after something of ours was sent that must come back."""
 LISTEN = sql.SQL("LISTEN {}")
@@ -110,8 +113,6 @@ class Pace:
     def __init__(self, hold: float, trickle_rate: float = TRICKLE_RATE) -> None:
         self.hold = hold
         self._trickle_rate = trickle_rate
-        self._window_start = -math.inf
-        self._window_count = 0
         self._rate = 0.0
         self._last_heard = -math.inf
         self._expect_until = -math.inf
@@ -119,18 +120,19 @@ class Pace:
     def should_hold(self, now: float, count: int, *, drained: bool = True) -> bool:
         """After a read of `count` notifications at `now`: wait `hold` before the next read?
         Never if the read left more (`drained` False): a full buffer is not a trickle."""
-        self._window_count += count
-        if now - self._window_start >= 1.0:
-            elapsed = now - self._window_start
-            self._rate = self._window_count / elapsed if elapsed < math.inf else 0.0
-            self._window_start, self._window_count = now, 0
-        if count == 0 or self.hold <= 0:
+        if count == 0:
             return False
-        recent, self._last_heard = now - self._last_heard <= 2 * self.hold, now
-        if not drained or now < self._expect_until:
+        since, self._last_heard = now - self._last_heard, now
+        # Notifications a second, decaying over RATE_SECONDS: one quick read in a stream of
+        # thousands a second does not make it a trickle.
+        self._rate = self._rate * math.exp(-since / RATE_SECONDS) + count / RATE_SECONDS
+        if self.hold <= 0 or not drained or now < self._expect_until:
             return False
         # A lone notification after a silence is read at once: another may not follow soon.
-        return recent and self._rate < self._trickle_rate and count < self._trickle_rate * self.hold
+        # Reads back to back, or as many as came at the trickle's rate since the last, are load:
+        # a backlog the server sends in small pieces is never held.
+        limit = self._trickle_rate
+        return since <= 2 * self.hold and count < limit * since and self._rate < limit
 
     def expect(self, now: float) -> None:
         """Something of ours was sent (a probe, an announce): read at once until it returns."""

@@ -7,8 +7,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
+from psycopg import sql
+
 from pgcluster_tui.core.events import Notification, ProbeMeasured
-from pgcluster_tui.pg.reader import EXPECT_SECONDS, TRICKLE_RATE, Pace
+from pgcluster_tui.pg.connection import WorkerConfig
+from pgcluster_tui.pg.reader import EXPECT_SECONDS, TRICKLE_RATE, Pace, Reader
 from pgcluster_tui.pg.worker import ChannelWorker
 from tests.pg.collector import Collector, config, raw_connection
 from tests.waiting import wait_until
@@ -34,14 +37,19 @@ def test_no_hold_means_every_read_at_once() -> None:
     assert steady(Pace(0.0), 0.05, 6) == [False] * 6
 
 
-def test_a_rate_above_the_trickle_is_never_held() -> None:
+def test_twice_the_trickle_rate_is_never_held() -> None:
     pace = Pace(0.25)
-    per_read = int(TRICKLE_RATE * 0.01)
-    # One second above the trickle rate, 10 ms a read: from then on nothing is held.
-    for i in range(101):
-        pace.should_hold(100.0 + i * 0.01, per_read)
-    assert not pace.should_hold(101.02, per_read)
-    assert not pace.should_hold(101.03, 1)
+    per_read = int(TRICKLE_RATE * 0.02)
+    # 10 ms a read: and once the rate is known, neither is a read that brought a single one.
+    assert not any(pace.should_hold(100.0 + i * 0.01, per_read) for i in range(101))
+    assert not pace.should_hold(101.02, 1)
+
+
+def test_a_backlog_sent_in_small_pieces_is_never_held() -> None:
+    pace = Pace(0.25)
+    # The server feeds a backlog slower than we read: each read drains the socket, but the
+    # next comes right after it.
+    assert not any(pace.should_hold(100.0 + i * 0.0005, 5) for i in range(200))
 
 
 def test_a_big_read_is_never_held_even_before_the_rate_is_known() -> None:
@@ -163,3 +171,46 @@ async def test_notifications_under_load_are_read_at_once(dsn: str, channel: str)
         delays = sorted(n.at - sent[n.payload.split(".")[0] + "@h"] for n in c.of(Notification))
     assert len(delays) >= 5000
     assert delays[int(len(delays) * 0.9)] < 0.2, delays[-10:]
+
+
+class HeldUntilReleased(ChannelWorker):
+    """A worker that reads nothing until released, so a backlog builds in the server."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        super().__init__(config)
+        self.release = asyncio.Event()
+
+    async def _read(self, reader: Reader) -> None:
+        await self.release.wait()
+        await super()._read(reader)
+
+
+async def drain_seconds(dsn: str, channel: str, hold: float) -> float:
+    """How long a backlog of 4,000 beats, each its own transaction, takes to be read."""
+    worker = HeldUntilReleased(config(dsn, channel, read_hold=hold, probe_interval=60.0))
+    async with Collector(worker) as c:
+        await c.connected()
+        conns = [await raw_connection(dsn) for _ in range(8)]
+        try:
+            # Each beat its own transaction, as nodes send them: the server feeds such a backlog
+            # to the listener in small pieces.
+            beats = "".join("BEGIN; NOTIFY {}, 'n{}_%s@h'; COMMIT; " for _ in range(10))
+            for k, conn in enumerate(conns):
+                for r in range(50):
+                    names = [sql.Identifier(channel), sql.Literal(k)] * 10
+                    await conn.execute(
+                        sql.SQL(beats % tuple(range(r * 10, r * 10 + 10))).format(*names)
+                    )
+        finally:
+            for conn in conns:
+                await conn.close()
+        started = time.monotonic()
+        worker.release.set()
+        await wait_until(lambda: len(c.facts) >= 4000, timeout=30, what="the backlog read")
+        return time.monotonic() - started
+
+
+async def test_a_backlog_is_read_as_fast_held_or_not(dsn: str, channel: str) -> None:
+    at_once = await drain_seconds(dsn, f"{channel}_a", hold=0.0)
+    paced = await drain_seconds(dsn, f"{channel}_b", hold=0.25)
+    assert paced < 2 * at_once + 0.2, (paced, at_once)
