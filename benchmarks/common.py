@@ -7,8 +7,7 @@ import math
 import time
 from collections.abc import Callable
 
-from pgcluster_tui.pg.reader import Reader
-from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
+from tests.pg.collector import HeldWorker as HeldWorker  # run.py and outside.py use it
 
 
 async def wait_until(condition: Callable[[], object], timeout: float = 60.0) -> None:
@@ -27,15 +26,3 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[index]
-
-
-class HeldWorker(ChannelWorker):
-    """A worker that reads no notification until released, so a backlog builds."""
-
-    def __init__(self, config: WorkerConfig) -> None:
-        super().__init__(config)
-        self.release = asyncio.Event()
-
-    async def _read(self, reader: Reader) -> None:
-        await self.release.wait()
-        await super()._read(reader)

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from pgcluster_tui.core.events import Connected, Event, Heard, Notification
 from pgcluster_tui.core.link import LinkState, reduce
+from pgcluster_tui.pg.reader import Reader
 from pgcluster_tui.pg.worker import ChannelWorker, WorkerConfig
 from tests.waiting import wait_until
 
@@ -86,6 +87,18 @@ class Collector:
     async def connected(self, count: int = 1, timeout: float = 15.0) -> Connected:
         """Wait for the `count`th Connected event."""
         return await self.wait_for(Connected, count=count, timeout=timeout)
+
+
+class HeldWorker(ChannelWorker):
+    """A worker that reads no notification until released, so a backlog builds."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        super().__init__(config)
+        self.release = asyncio.Event()
+
+    async def _read(self, reader: Reader) -> None:
+        await self.release.wait()
+        await super()._read(reader)
 
 
 def config(dsn: str, channel: str, **overrides: Any) -> WorkerConfig:

@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator
 from psycopg import sql
 
 from pgcluster_tui.core.events import Notification, ProbeMeasured
-from pgcluster_tui.pg.connection import WorkerConfig
-from pgcluster_tui.pg.reader import EXPECT_SECONDS, TRICKLE_RATE, Pace, Reader
+from pgcluster_tui.pg.reader import EXPECT_SECONDS, TRICKLE_RATE, Pace
 from pgcluster_tui.pg.worker import ChannelWorker
-from tests.pg.collector import Collector, config, raw_connection
+from tests.pg.collector import Collector, HeldWorker, config, raw_connection
 from tests.waiting import wait_until
 
 # The pace alone, on a clock of our own
@@ -173,21 +172,9 @@ async def test_notifications_under_load_are_read_at_once(dsn: str, channel: str)
     assert delays[int(len(delays) * 0.9)] < 0.2, delays[-10:]
 
 
-class HeldUntilReleased(ChannelWorker):
-    """A worker that reads nothing until released, so a backlog builds in the server."""
-
-    def __init__(self, config: WorkerConfig) -> None:
-        super().__init__(config)
-        self.release = asyncio.Event()
-
-    async def _read(self, reader: Reader) -> None:
-        await self.release.wait()
-        await super()._read(reader)
-
-
 async def drain_seconds(dsn: str, channel: str, hold: float) -> float:
     """How long a backlog of 4,000 beats, each its own transaction, takes to be read."""
-    worker = HeldUntilReleased(config(dsn, channel, read_hold=hold, probe_interval=60.0))
+    worker = HeldWorker(config(dsn, channel, read_hold=hold, probe_interval=60.0))
     async with Collector(worker) as c:
         await c.connected()
         conns = [await raw_connection(dsn) for _ in range(8)]
