@@ -45,6 +45,7 @@ RATE_SECONDS = 1.0
 
 EXPECT_SECONDS = 1.0
 """How long the reader reads at once after something of ours was sent that must come back."""
+
 LISTEN = sql.SQL("LISTEN {}")
 
 
