@@ -172,28 +172,35 @@ async def test_notifications_under_load_are_read_at_once(dsn: str, channel: str)
     assert delays[int(len(delays) * 0.9)] < 0.2, delays[-10:]
 
 
+SESSIONS, BEATS = 16, 1000
+"""The backlog: this many sessions, each sending this many beats, one transaction each."""
+
+
 async def drain_seconds(dsn: str, channel: str, hold: float) -> float:
-    """How long a backlog of 4,000 beats, each its own transaction, takes to be read."""
+    """How long a backlog of beats, each its own transaction, takes to be read."""
     worker = HeldWorker(config(dsn, channel, read_hold=hold, probe_interval=60.0))
     async with Collector(worker) as c:
         await c.connected()
-        conns = [await raw_connection(dsn) for _ in range(8)]
+        conns = [await raw_connection(dsn) for _ in range(SESSIONS)]
         try:
             # Each beat its own transaction, as nodes send them: the server feeds such a backlog
             # to the listener in small pieces.
-            beats = "".join("BEGIN; NOTIFY {}, 'n{}_%s@h'; COMMIT; " for _ in range(10))
+            beat = sql.SQL("BEGIN; NOTIFY {}, {}; COMMIT; ")
             for k, conn in enumerate(conns):
-                for r in range(50):
-                    names = [sql.Identifier(channel), sql.Literal(k)] * 10
-                    await conn.execute(
-                        sql.SQL(beats % tuple(range(r * 10, r * 10 + 10))).format(*names)
+                for r in range(0, BEATS, 10):
+                    beats = (
+                        beat.format(sql.Identifier(channel), sql.Literal(f"n{k}_{i}@h"))
+                        for i in range(r, r + 10)
                     )
+                    await conn.execute(sql.SQL("").join(beats))
         finally:
             for conn in conns:
                 await conn.close()
         started = time.monotonic()
         worker.release.set()
-        await wait_until(lambda: len(c.facts) >= 4000, timeout=30, what="the backlog read")
+        await wait_until(
+            lambda: len(c.of(Notification)) >= SESSIONS * BEATS, timeout=30, what="the backlog read"
+        )
         return time.monotonic() - started
 
 
