@@ -44,7 +44,7 @@ from pgcluster_tui.core.events import (
     SendFailed,
     StallDetected,
 )
-from pgcluster_tui.core.format import clock_time, format_age, plural
+from pgcluster_tui.core.format import clock_time, confirms, format_age, plural
 from pgcluster_tui.core.text import mixed_scripts
 from pgcluster_tui.tui.text import cells
 from pgcluster_tui.tui.widgets.scrolling import QuietScrollView, set_virtual_size
@@ -67,7 +67,7 @@ def describe(event: Event) -> tuple[str, str] | None:
             if mixed_scripts(node):
                 us += " (CONFUSABLE: its letters mix scripts)"
             return "joined", f"joined     {cells(node)}{us} from pid {pid}"
-        case NodeStateChanged(previous=NodeState.NEW, state=NodeState.ALIVE):
+        case NodeStateChanged() if confirms(event):
             return None  # a deploy of 100 nodes would log 100 of these after its 100 joins
         case NodeStateChanged(node=node, state=NodeState.ALIVE, age=age):
             return "recovered", f"alive      {cells(node)} after {format_age(age)}"
